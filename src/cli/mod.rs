@@ -1,0 +1,6 @@
+//! One module per subcommand; each defines its `clap` arguments and a `run` function.
+
+pub mod gen_model;
+pub mod inspect;
+pub mod reference;
+pub mod run;

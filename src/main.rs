@@ -1,0 +1,44 @@
+//! `tokenfab`: the command-line front end of the toolkit.
+//!
+//! This binary is deliberately thin: it parses arguments, shows progress and prints results.
+//! Every subcommand lives in its own module under `cli/` and calls into the library crates,
+//! which own all behaviour and return typed errors; `anyhow` is used here and nowhere else.
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+/// Co-design toolkit for a low-power LLM decode accelerator.
+#[derive(Parser)]
+#[command(name = "tokenfab", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate text from a checkpoint (default: the small trained model shipped in `models/`).
+    Run(cli::run::RunArgs),
+    /// Write a seeded Hugging Face-format model directory (config, safetensors, tokenizer).
+    GenModel(cli::gen_model::GenModelArgs),
+    /// Describe a checkpoint: architecture, parameters, bytes by dtype, decode traffic per token.
+    Inspect(cli::inspect::InspectArgs),
+    /// Greedy decode with the float golden reference; prints the generated token ids.
+    Reference(cli::reference::ReferenceArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => cli::run::run(args),
+        Command::GenModel(args) => cli::gen_model::run(args),
+        Command::Inspect(args) => cli::inspect::run(args),
+        Command::Reference(args) => cli::reference::run(args),
+    };
+    if let Err(err) = result {
+        // One line, the whole cause chain, non-zero exit: bad input never panics.
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
