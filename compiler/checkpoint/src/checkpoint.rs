@@ -229,16 +229,32 @@ impl Checkpoint {
             .map(|t| t.name.as_str())
             .filter(|n| !self.tensors.contains_key(*n))
             .collect();
-        if let Some(first) = missing.first() {
-            let hint = closest(first, self.tensors.keys().map(String::as_str))
-                .map(|c| format!(" (closest present: \"{c}\")"))
-                .unwrap_or_default();
+        if !missing.is_empty() {
+            // A misnamed tensor shows up as a present name the config does not expect; offer
+            // the nearest such name for each of the first few missing ones.
+            let unexpected: Vec<&str> = self
+                .tensors
+                .keys()
+                .map(String::as_str)
+                .filter(|n| !expected.iter().any(|t| t.name == *n))
+                .collect();
+            let shown = &missing[..missing.len().min(3)];
+            let hints: Vec<String> = shown
+                .iter()
+                .filter_map(|m| {
+                    closest(m, unexpected.iter().copied()).map(|c| format!("\"{c}\" for \"{m}\""))
+                })
+                .collect();
+            let hint = if hints.is_empty() {
+                String::new()
+            } else {
+                format!(" (closest present: {})", hints.join(", "))
+            };
             return Err(CheckpointError::MissingTensors {
                 dir: self.dir.clone(),
                 count: missing.len(),
-                first: missing
+                first: shown
                     .iter()
-                    .take(3)
                     .map(|n| format!("\"{n}\""))
                     .collect::<Vec<_>>()
                     .join(", "),
@@ -268,12 +284,12 @@ impl Checkpoint {
     }
 }
 
-/// The present name nearest to `wanted` by edit distance, if reasonably near (a typo or a
-/// renamed prefix, not an unrelated tensor).
+/// The candidate nearest to `wanted` by edit distance, if within half its length (a typo or
+/// a renamed prefix, not an unrelated tensor).
 fn closest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     names
         .map(|n| (edit_distance(wanted, n), n))
-        .filter(|(d, _)| *d <= wanted.len() / 3)
+        .filter(|(d, _)| *d <= wanted.len() / 2)
         .min()
         .map(|(_, n)| n)
 }
@@ -372,6 +388,6 @@ mod tests {
             ),
             Some("model.layers.0.self_attn.q_proj.weight")
         );
-        assert_eq!(closest("model.norm.weight", names.iter().copied()), None);
+        assert_eq!(closest("rotary_emb.inv_freq", names.iter().copied()), None);
     }
 }

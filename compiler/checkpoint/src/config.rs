@@ -276,6 +276,17 @@ impl ModelConfig {
     }
 }
 
+/// The qualified name of a llama3 RoPE parameter, for "missing field" messages.
+fn llama3_field(key: &'static str) -> &'static str {
+    match key {
+        "factor" => "rope_scaling.factor",
+        "low_freq_factor" => "rope_scaling.low_freq_factor",
+        "high_freq_factor" => "rope_scaling.high_freq_factor",
+        "original_max_position_embeddings" => "rope_scaling.original_max_position_embeddings",
+        other => other,
+    }
+}
+
 /// Typed access to the fields of one `config.json`, each error naming the file and field.
 struct Fields<'a> {
     map: &'a Map<String, Value>,
@@ -541,7 +552,7 @@ impl Fields<'_> {
                     match p.get(key) {
                         None | Some(Value::Null) => Err(CheckpointError::MissingField {
                             path: self.path.clone(),
-                            field: key,
+                            field: llama3_field(key),
                         }),
                         Some(v) => v
                             .as_f64()
