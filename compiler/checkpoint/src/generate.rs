@@ -1,9 +1,11 @@
 //! The seeded model generator: a Hugging Face model directory with random weights.
 //!
-//! Each tensor has its own ChaCha8 stream keyed by `(seed, tensor name)`, so a tensor's values
+//! Each tensor has its own ChaCha8 key derived from `(seed, tensor name)`, so a tensor's values
 //! do not depend on which other tensors exist or in what order they are written, and the same
 //! seed gives the same bytes on every machine (ChaCha8 and the ziggurat normal sampler are
-//! both platform-independent).
+//! both platform-independent). Within a tensor, each 2^20-element chunk uses its own ChaCha
+//! stream of that key, so chunks are generated in parallel without the thread count showing
+//! in the output.
 //!
 //! Initial scales. HF initialises every matrix with N(0, 0.02) (`initializer_range`), which at
 //! hidden 64 makes each projection shrink its input ~8x and at hidden 8192 grow it ~2x: a
@@ -234,29 +236,60 @@ fn init_distribution(spec: &TensorSpec, hidden: usize) -> (f32, f32) {
     }
 }
 
-/// Streams one tensor's values in chunks, so memory stays bounded whatever its size.
+/// Elements per independently seeded chunk: large enough that stream setup is free, small
+/// enough that a batch of chunks (one per thread) stays a few MB.
+const CHUNK: usize = 1 << 20;
+
+/// Streams one tensor's values. Chunk `i` of a tensor draws from ChaCha8 stream `i` of the
+/// tensor's key, so chunks are independent: they are generated in parallel, one per thread,
+/// and the bytes do not depend on the thread count.
 fn write_tensor(
     spec: &TensorSpec,
     seed: u64,
     dtype: DType,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    const CHUNK: usize = 1 << 16;
     // Embedding and lm_head are [vocab, hidden]: fan_in is hidden either way.
-    let hidden = spec.fan_in();
-    let (mean, std) = init_distribution(spec, hidden);
-    let mut rng = tensor_rng(seed, &spec.name);
-    let mut buf = Vec::with_capacity(CHUNK * dtype.size_in_bytes());
-    let mut left = spec.numel();
-    while left > 0 {
-        let n = left.min(CHUNK);
-        buf.clear();
+    let (mean, std) = init_distribution(spec, spec.fan_in());
+    let numel = spec.numel();
+    let chunks = numel.div_ceil(CHUNK);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let generate_chunk = |index: usize| -> Vec<u8> {
+        let mut rng = tensor_rng(seed, &spec.name);
+        rng.set_stream(index as u64);
+        let n = CHUNK.min(numel - index * CHUNK);
+        let mut buf = Vec::with_capacity(n * dtype.size_in_bytes());
         for _ in 0..n {
             let z: f32 = rng.sample(StandardNormal);
             dtype.encode(mean + std * z, &mut buf);
         }
-        out.write_all(&buf)?;
-        left -= n;
+        buf
+    };
+    let mut next = 0;
+    while next < chunks {
+        let batch = (chunks - next).min(threads);
+        if batch == 1 {
+            out.write_all(&generate_chunk(next))?;
+        } else {
+            let buffers = std::thread::scope(|scope| {
+                let handles: Vec<_> = (next..next + batch)
+                    .map(|i| scope.spawn(move || generate_chunk(i)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .map_err(|_| std::io::Error::other("generator thread panicked"))
+                    })
+                    .collect::<std::io::Result<Vec<Vec<u8>>>>()
+            })?;
+            for buf in &buffers {
+                out.write_all(buf)?;
+            }
+        }
+        next += batch;
     }
     Ok(())
 }
