@@ -1,0 +1,291 @@
+//! Weight formats and the one weight quantiser: INT8 / INT4, symmetric, grouped along the input
+//! dimension, with a 16-bit scale mantissa per group and a shared exponent per output row.
+//!
+//! A row `r` of a `[rows, cols]` matrix (the checkpoint's `[out_features, in_features]`) is split
+//! into `cols / G` groups of `G` consecutive input columns. Weight `(r, j)` in group `g` stands for
+//!
+//! ```text
+//!     w = q * m_g * 2^e_r,   q in [-qmax, qmax],  m_g in [0, 65535],  e_r: i32
+//! ```
+//!
+//! with `qmax = 127` (INT8) or `7` (INT4). Both formats are symmetric: the codes -128 and -8 are
+//! never produced, so `|q| <= qmax` and the accumulator bound in [`super::matmul`] is symmetric.
+//! The per-row exponent (rather than a float scale per group) is what makes a row's dot product
+//! the exact integer `sum_g m_g * (sum_j q_j a_j)` with one power of two applied at the end.
+//!
+//! **The quantiser** (golden's quantised reference and the compiler call this one function, so
+//! they quantise identically), per row, in f64 arithmetic whose every step is an IEEE operation
+//! (deterministic on every machine):
+//! 1. `s_g = absmax_g / qmax` (absmax is exact; the division is correctly rounded) — the
+//!    round-to-nearest "absmax" scale;
+//! 2. `e_r` is the smallest exponent with `RNE(max_g s_g / 2^e_r) <= 65535`, found from the bits
+//!    of `max_g s_g` (never `log2`); an all-zero row gets `e_r = 0`;
+//! 3. `m_g = RNE(s_g / 2^e_r)`, raised to 1 for a non-zero group whose scale would round to 0
+//!    (a group 2^17 times smaller than the row's largest — its codes then clamp, and its error is
+//!    still at most that of the row's largest group);
+//! 4. `q = clamp(RNE(w / (m_g * 2^e_r)), -qmax, qmax)` (`m_g * 2^e_r` is exact in f64; the clamp
+//!    matters because RNE of `m_g` may make the effective scale slightly smaller than `s_g`).
+//!
+//! Error: `|w - q m_g 2^e_r| <= m_g 2^e_r / 2` for every weight not clamped, and the effective
+//! scale differs from the absmax scale by at most half a mantissa ulp (`2^-17` relative for the
+//! row's largest group). Better quantisers (scale search, calibration) can replace step 1 and
+//! still emit this format.
+//!
+//! Bits per weight including scales: `bits + 16 / G` plus 32 bits per row for the exponent
+//! (reported by [`WeightFormat::bits_per_weight`]).
+
+use super::error::NumericsError;
+use super::rounding::{f64_bit_length, pow2, rne_f64};
+
+/// Group sizes the format defines (the group is a compile option; RTL supports these three).
+pub const SUPPORTED_GROUPS: &[usize] = &[32, 64, 128];
+/// Bits of a group scale mantissa (unsigned).
+pub const SCALE_MANT_BITS: u32 = 16;
+/// The largest group scale mantissa.
+pub const SCALE_MANT_MAX: u16 = u16::MAX;
+/// Bits of a row exponent as stored in the program (signed).
+pub const ROW_EXP_BITS: u32 = 32;
+
+/// A weight code width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WeightFormat {
+    Int8,
+    Int4,
+}
+
+impl WeightFormat {
+    /// Bits per code.
+    pub const fn bits(self) -> u32 {
+        match self {
+            WeightFormat::Int8 => 8,
+            WeightFormat::Int4 => 4,
+        }
+    }
+
+    /// The largest code magnitude (symmetric: `2^(bits-1) - 1`).
+    pub const fn qmax(self) -> i8 {
+        match self {
+            WeightFormat::Int8 => 127,
+            WeightFormat::Int4 => 7,
+        }
+    }
+
+    /// Bits per weight including the group scales (row exponents excluded: 32 bits per row).
+    pub fn bits_per_weight(self, group: usize) -> f64 {
+        self.bits() as f64 + SCALE_MANT_BITS as f64 / group as f64
+    }
+}
+
+/// Checks that `group` is one of [`SUPPORTED_GROUPS`] and divides `cols`.
+pub fn check_group(cols: usize, group: usize) -> Result<(), NumericsError> {
+    if !SUPPORTED_GROUPS.contains(&group) {
+        return Err(NumericsError::UnsupportedGroup {
+            group,
+            supported: SUPPORTED_GROUPS,
+        });
+    }
+    if cols % group != 0 {
+        return Err(NumericsError::NotGroupMultiple {
+            what: "input dimension",
+            value: cols,
+            group,
+        });
+    }
+    Ok(())
+}
+
+/// A quantised matrix, row-major: `codes[r * cols + j]`, `scales[r * (cols / group) + g]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuantMatrix {
+    pub format: WeightFormat,
+    pub rows: usize,
+    pub cols: usize,
+    pub group: usize,
+    pub codes: Vec<i8>,
+    pub scales: Vec<u16>,
+    pub row_exp: Vec<i32>,
+}
+
+/// One row's view: codes, group scale mantissas, and the row exponent.
+#[derive(Clone, Copy, Debug)]
+pub struct QuantRow<'a> {
+    pub codes: &'a [i8],
+    pub scales: &'a [u16],
+    pub exp: i32,
+    pub group: usize,
+}
+
+impl QuantMatrix {
+    /// Row `r` (panics only on an out-of-range row index, a caller bug, like slice indexing).
+    pub fn row(&self, r: usize) -> QuantRow<'_> {
+        let groups = self.cols / self.group;
+        QuantRow {
+            codes: &self.codes[r * self.cols..(r + 1) * self.cols],
+            scales: &self.scales[r * groups..(r + 1) * groups],
+            exp: self.row_exp[r],
+            group: self.group,
+        }
+    }
+
+    /// Weight `(r, j)` dequantised, exactly (`|q m_g| < 2^23`, so it is exact in f64 always and
+    /// in f32 unless `2^e_r` leaves f32's normal range, which no f32 checkpoint's weights do).
+    pub fn dequant(&self, r: usize, j: usize) -> f64 {
+        let g = j / self.group;
+        let m = self.scales[r * (self.cols / self.group) + g] as f64;
+        self.codes[r * self.cols + j] as f64 * m * pow2(self.row_exp[r])
+    }
+
+    /// The whole matrix dequantised into f32, row-major: the "quantised weights in f32
+    /// arithmetic" reference that isolates the cost of the weight format from the rest.
+    pub fn dequant_f32(&self) -> Vec<f32> {
+        (0..self.rows)
+            .flat_map(|r| (0..self.cols).map(move |j| (r, j)))
+            .map(|(r, j)| self.dequant(r, j) as f32)
+            .collect()
+    }
+}
+
+/// Quantise a row-major `[rows, cols]` f32 matrix (see the module docs for the exact steps).
+pub fn quantize_matrix(
+    w: &[f32],
+    rows: usize,
+    cols: usize,
+    format: WeightFormat,
+    group: usize,
+) -> Result<QuantMatrix, NumericsError> {
+    check_group(cols, group)?;
+    if w.len() != rows * cols {
+        return Err(NumericsError::LengthMismatch {
+            what: "weight matrix",
+            expected: rows * cols,
+            actual: w.len(),
+        });
+    }
+    if let Some((index, &v)) = w.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(NumericsError::NonFinite {
+            what: "weight",
+            index,
+            value: v as f64,
+        });
+    }
+    let qmax = format.qmax();
+    let groups = cols / group;
+    let mut out = QuantMatrix {
+        format,
+        rows,
+        cols,
+        group,
+        codes: Vec::with_capacity(rows * cols),
+        scales: Vec::with_capacity(rows * groups),
+        row_exp: Vec::with_capacity(rows),
+    };
+    for row in w.chunks_exact(cols.max(1)).take(rows) {
+        let s: Vec<f64> = row
+            .chunks_exact(group)
+            .map(|g| g.iter().fold(0.0f64, |a, &x| a.max((x as f64).abs())) / qmax as f64)
+            .collect();
+        let smax = s.iter().copied().fold(0.0f64, f64::max);
+        let e = if smax == 0.0 { 0 } else { row_exponent(smax) };
+        for (g, &sg) in row.chunks_exact(group).zip(&s) {
+            let mut m = rne_f64(sg * pow2(-e), SCALE_MANT_MAX as i64);
+            if m == 0 && sg > 0.0 {
+                m = 1;
+            }
+            out.scales.push(m as u16);
+            let step = m as f64 * pow2(e);
+            for &x in g {
+                let q = if m == 0 {
+                    0
+                } else {
+                    rne_f64(x as f64 / step, qmax as i64)
+                };
+                out.codes.push(q as i8);
+            }
+        }
+        out.row_exp.push(e);
+    }
+    Ok(out)
+}
+
+/// The smallest `e` with `RNE(smax / 2^e) <= 65535`, from the bits of `smax`.
+fn row_exponent(smax: f64) -> i32 {
+    let e = f64_bit_length(smax) - SCALE_MANT_BITS as i32;
+    if (smax * pow2(-e)).round_ties_even() > SCALE_MANT_MAX as f64 {
+        e + 1
+    } else {
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn shapes_and_values_are_checked() {
+        assert!(matches!(
+            quantize_matrix(&[0.0; 48], 1, 48, WeightFormat::Int8, 48),
+            Err(NumericsError::UnsupportedGroup { group: 48, .. })
+        ));
+        assert!(matches!(
+            quantize_matrix(&[0.0; 96], 1, 96, WeightFormat::Int8, 64),
+            Err(NumericsError::NotGroupMultiple { value: 96, .. })
+        ));
+        let mut w = vec![0.0f32; 64];
+        w[5] = f32::NAN;
+        assert!(matches!(
+            quantize_matrix(&w, 2, 32, WeightFormat::Int4, 32),
+            Err(NumericsError::NonFinite { index: 5, .. })
+        ));
+        assert!(quantize_matrix(&w, 3, 32, WeightFormat::Int4, 32).is_err());
+    }
+
+    #[test]
+    fn known_row_quantises_as_specified() {
+        // Group 0 absmax 127 -> s = 1; group 1 absmax 1.27 -> s = 0.01. smax = 1 has bit length
+        // 1, so e = -15 and m_0 = 32768, m_1 = RNE(327.68) = 328.
+        let mut w = vec![0.0f32; 64];
+        w[0] = 127.0;
+        w[1] = -63.5; // exactly -63.5 / 1 -> tie -> -64 (even)
+        w[32] = 1.27;
+        let q = quantize_matrix(&w, 1, 64, WeightFormat::Int8, 32).unwrap();
+        assert_eq!(q.row_exp, vec![-15]);
+        assert_eq!(q.scales, vec![32768, 328]);
+        assert_eq!((q.codes[0], q.codes[1]), (127, -64));
+        assert_eq!(q.codes[32], 127); // 1.27 / (328 * 2^-15) = 126.87 -> 127
+        assert_eq!(q.dequant(0, 0), 127.0);
+        let zero = quantize_matrix(&[0.0; 32], 1, 32, WeightFormat::Int4, 32).unwrap();
+        assert_eq!((zero.scales[0], zero.row_exp[0], zero.codes[7]), (0, 0, 0));
+    }
+
+    #[test]
+    fn bits_per_weight_counts_scales() {
+        assert_eq!(WeightFormat::Int4.bits_per_weight(64), 4.25);
+        assert_eq!(WeightFormat::Int8.bits_per_weight(128), 8.125);
+    }
+
+    proptest! {
+        #[test]
+        fn error_is_at_most_half_a_step(
+            w in prop::collection::vec(-100.0f32..100.0, 128),
+            tiny in -30i32..10,
+            int4 in any::<bool>(),
+        ) {
+            let format = if int4 { WeightFormat::Int4 } else { WeightFormat::Int8 };
+            let w: Vec<f32> = w.iter().map(|x| x * 2f32.powi(tiny)).collect();
+            let q = quantize_matrix(&w, 2, 64, format, 32).unwrap();
+            for r in 0..2 {
+                let row = q.row(r);
+                for j in 0..64 {
+                    prop_assert!(row.codes[j].abs() <= format.qmax());
+                    let step = row.scales[j / 32] as f64 * pow2(row.exp);
+                    let absmax = w[r * 64 + (j / 32) * 32..][..32].iter().fold(0.0f64, |a, &x| a.max((x as f64).abs()));
+                    // Half a step, plus the clamp's loss when RNE(m) undershot absmax / qmax.
+                    let bound = step / 2.0 + (absmax - format.qmax() as f64 * step).max(0.0);
+                    prop_assert!((q.dequant(r, j) - w[r * 64 + j] as f64).abs() <= bound * (1.0 + 1e-12));
+                }
+            }
+        }
+    }
+}
