@@ -260,11 +260,11 @@ fn write_tensor(
         let mut rng = tensor_rng(seed, &spec.name);
         rng.set_stream(index as u64);
         let n = CHUNK.min(numel - index * CHUNK);
+        let values: Vec<f32> = (0..n)
+            .map(|_| mean + std * rng.sample::<f32, _>(StandardNormal))
+            .collect();
         let mut buf = Vec::with_capacity(n * dtype.size_in_bytes());
-        for _ in 0..n {
-            let z: f32 = rng.sample(StandardNormal);
-            dtype.encode(mean + std * z, &mut buf);
-        }
+        dtype.encode_slice(&values, &mut buf);
         buf
     };
     let mut next = 0;

@@ -61,11 +61,25 @@ impl DType {
     }
 
     /// Encodes one f32 as this type's little-endian bytes, rounding to nearest even.
+    #[cfg(test)]
     pub(crate) fn encode(self, x: f32, out: &mut Vec<u8>) {
+        self.encode_slice(&[x], out);
+    }
+
+    /// Encodes f32 values as this type's little-endian bytes, rounding to nearest even. The
+    /// dtype is matched once per slice, not per element: this loop is the generator's hot path.
+    pub(crate) fn encode_slice(self, xs: &[f32], out: &mut Vec<u8>) {
+        out.reserve(xs.len() * self.size_in_bytes());
         match self {
-            DType::F32 => out.extend_from_slice(&x.to_le_bytes()),
-            DType::F16 => out.extend_from_slice(&f16::from_f32(x).to_le_bytes()),
-            DType::BF16 => out.extend_from_slice(&bf16::from_f32(x).to_le_bytes()),
+            DType::F32 => xs
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            DType::F16 => xs
+                .iter()
+                .for_each(|&x| out.extend_from_slice(&f16::from_f32(x).to_le_bytes())),
+            DType::BF16 => xs
+                .iter()
+                .for_each(|&x| out.extend_from_slice(&bf16::from_f32(x).to_le_bytes())),
         }
     }
 }

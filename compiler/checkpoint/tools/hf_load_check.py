@@ -5,7 +5,10 @@ mismatched tensor, a tokenizer that is not exactly byte-level, or non-finite log
 Usage: python3 hf_load_check.py DIR [DIR ...]   (needs transformers >= 5 and torch)
 
 Not run by `cargo test` (it needs PyTorch); run it after changing the generator or the
-config writer, e.g. on the device machine with transformers' wheels carried along.
+config writer, e.g. on the device machine (its image has transformers and torch).
+Last run 2026-11-27, transformers 5.17.0 + torch 2.11.0: tiny, tiny-qwen2, tiny-mistral and a
+3-shard bf16 tiny-mistral all loaded with no warnings and no key mismatches, byte-exact
+tokenizer, logits std ~1.0.
 """
 
 import logging
