@@ -17,16 +17,28 @@
 //! | matrix product and its no-overflow bound | [`matmul`] | i32 group sums, i64 row sums |
 //! | reciprocal square root (RMSNorm) | [`rsqrt`] | Q1.31 mantissa + exponent |
 //! | RMSNorm | [`rms_norm`] | Q15.16 in and out |
+//! | exponential (softmax, SiLU) | [`exp`] | Q0.30 output |
+//! | reciprocal (softmax normalisation, sigmoid) | [`reciprocal`] | Q1.31 mantissa + exponent |
+//! | softmax | [`softmax`] | Q0.30 probabilities |
+//! | sigmoid and SiLU | [`silu`] | Q15.16 |
+//! | RoPE phases, sin/cos, rotation | [`rope`] | 48-bit turns, Q1.30 |
+//! | argmax (greedy decoding) | [`argmax`] | — |
 //!
 //! The measured error of every function against its f64 definition is asserted by the tests
 //! beside it, and each table's contents are pinned by a digest test.
 
 pub mod activation;
+pub mod argmax;
 pub mod error;
+pub mod exp;
 pub mod matmul;
+pub mod reciprocal;
 pub mod rms_norm;
+pub mod rope;
 pub mod rounding;
 pub mod rsqrt;
+pub mod silu;
+pub mod softmax;
 pub mod table;
 pub mod vector;
 pub mod weights;
