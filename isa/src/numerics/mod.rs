@@ -21,6 +21,7 @@
 //! | reciprocal (softmax normalisation, sigmoid) | [`reciprocal`] | Q1.31 mantissa + exponent |
 //! | softmax | [`softmax`] | Q0.30 probabilities |
 //! | sigmoid and SiLU | [`silu`] | Q15.16 |
+//! | KV-cache format, attention scores, `P . V` | [`attention`] | i16 block vectors, Q15.16 scores |
 //! | RoPE phases, sin/cos, rotation | [`rope`] | 48-bit turns, Q1.30 |
 //! | argmax (greedy decoding) | [`argmax`] | — |
 //!
@@ -29,6 +30,7 @@
 
 pub mod activation;
 pub mod argmax;
+pub mod attention;
 pub mod error;
 pub mod exp;
 pub mod matmul;

@@ -135,6 +135,23 @@ impl QuantMatrix {
         self.codes[r * self.cols + j] as f64 * m * pow2(self.row_exp[r])
     }
 
+    /// Row `r` dequantised into Q15.16 vector lanes, one RNE per element: the token-embedding
+    /// lookup (the embedding table is quantised like any other matrix, one row per token).
+    pub fn row_to_lanes(&self, r: usize) -> Vec<i32> {
+        let row = self.row(r);
+        row.codes
+            .iter()
+            .enumerate()
+            .map(|(j, &q)| {
+                let m = row.scales[j / self.group] as i128;
+                super::rounding::to_lane(
+                    q as i128 * m,
+                    row.exp + super::vector::VF_FRAC_BITS as i32,
+                )
+            })
+            .collect()
+    }
+
     /// The whole matrix dequantised into f32, row-major: the "quantised weights in f32
     /// arithmetic" reference that isolates the cost of the weight format from the rest.
     pub fn dequant_f32(&self) -> Vec<f32> {
@@ -255,6 +272,10 @@ mod tests {
         assert_eq!((q.codes[0], q.codes[1]), (127, -64));
         assert_eq!(q.codes[32], 127); // 1.27 / (328 * 2^-15) = 126.87 -> 127
         assert_eq!(q.dequant(0, 0), 127.0);
+        let lanes = q.row_to_lanes(0);
+        assert_eq!((lanes[0], lanes[1]), (127 << 16, -64 << 16));
+        // 127 * 328 * 2^-15 * 2^16 = 83312, exactly.
+        assert_eq!(lanes[32], 83312);
         let zero = quantize_matrix(&[0.0; 32], 1, 32, WeightFormat::Int4, 32).unwrap();
         assert_eq!((zero.scales[0], zero.row_exp[0], zero.codes[7]), (0, 0, 0));
     }
