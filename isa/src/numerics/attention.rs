@@ -36,6 +36,9 @@ use super::vector::{VfScale, VF_FRAC_BITS};
 /// Width of the `P . V` accumulator (signed).
 pub const PV_ACC_BITS: u32 = 47;
 
+// The P.V accumulator bound, checked by the compiler.
+const _: () = assert!((MAX_SOFTMAX_LEN as i64) * 32767 * 32767 < 1i64 << (PV_ACC_BITS - 1));
+
 /// One attention score as a Q15.16 lane: `q . k * scale`, one rounding.
 pub fn score(q: &ActVec, k: &ActVec, scale: VfScale) -> Result<i32, NumericsError> {
     let d = act_dot(q, k)?;

@@ -41,6 +41,14 @@ pub const MAX_K: usize = 1 << 16;
 /// The largest group size (the group-sum bound above depends on it).
 pub const MAX_GROUP: usize = 128;
 
+// The proof above, checked by the compiler: the worst group sum fits the group accumulator and
+// the worst row sum fits ROW_ACC_BITS_NEEDED, which fits ROW_ACC_BITS.
+const _: () = assert!((MAX_GROUP as u128) * 127 * 32767 < 1u128 << (GROUP_ACC_BITS - 1));
+const _: () = assert!(
+    (MAX_K as u128) * 127 * 32767 * (u16::MAX as u128) < 1u128 << (ROW_ACC_BITS_NEEDED - 1)
+);
+const _: () = assert!(ROW_ACC_BITS_NEEDED <= ROW_ACC_BITS);
+
 /// Checks a row's shape against the proven bounds.
 pub fn check_shape(k: usize, group: usize) -> Result<(), NumericsError> {
     if k > MAX_K {

@@ -40,6 +40,12 @@ pub const SUMSQ_BITS: u32 = 77;
 /// Width of the per-element product `X_i * G_i * r.mant` (signed).
 pub const NORM_PRODUCT_BITS: u32 = 80;
 
+// The sum-of-squares bound (step 1), checked by the compiler.
+const _: () = assert!(
+    (MAX_NORM_DIM as u128) * (i32::MAX as u128) * (i32::MAX as u128) + (1u128 << 46)
+        < 1u128 << SUMSQ_BITS
+);
+
 /// A norm's compile-time parameters: the folded weight `g * sqrt(n)` and the epsilon term.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NormParams {

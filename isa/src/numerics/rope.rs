@@ -205,6 +205,48 @@ mod tests {
         assert!(worst <= SINCOS_MAX_ERR + 1e-8);
     }
 
+    /// Hugging Face's Llama 3 frequency scaling (factor 8, low 1, high 4, original 8192), in f64.
+    fn llama3(inv: &[f32]) -> Vec<f32> {
+        let (factor, low, high, orig) = (8.0f64, 1.0, 4.0, 8192.0);
+        inv.iter()
+            .map(|&f| {
+                let f = f as f64;
+                let wavelen = std::f64::consts::TAU / f;
+                let out = if wavelen < orig / high {
+                    f
+                } else if wavelen > orig / low {
+                    f / factor
+                } else {
+                    let smooth = (orig / wavelen - low) / (high - low);
+                    (1.0 - smooth) * f / factor + smooth * f
+                };
+                out as f32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn llama3_scaled_frequencies_at_long_positions() {
+        let inv: Vec<f32> = (0..64)
+            .map(|i| 1.0 / 500_000f32.powf(2.0 * i as f32 / 128.0))
+            .collect();
+        let inv = llama3(&inv);
+        let steps = phase_steps(&inv).unwrap();
+        let mut worst = 0.0f64;
+        for pos in (0..=131_072u32).step_by(4099) {
+            for (j, &f) in inv.iter().enumerate() {
+                let angle = pos as f64 * f as f64;
+                let (c, s) = cos_sin(phase(steps[j], pos));
+                let q = (1u64 << 30) as f64;
+                worst = worst
+                    .max((c as f64 / q - angle.cos()).abs())
+                    .max((s as f64 / q - angle.sin()).abs());
+            }
+        }
+        eprintln!("rope (llama3 scaling, positions to 131072): max sin/cos error {worst:.3e}");
+        assert!(worst <= SINCOS_MAX_ERR + 1e-8);
+    }
+
     #[test]
     fn rotation_matches_f64_and_rejects_bad_input() {
         let inv = [1.0f32, 0.1, 0.01, 0.001];

@@ -32,6 +32,9 @@ pub const SOFTMAX_SUM_BITS: u32 = 47;
 /// Fractional bits of a probability (Q0.30).
 pub const SOFTMAX_FRAC_BITS: u32 = EXP_OUT_FRAC_BITS;
 
+// The exp-sum bound, checked by the compiler.
+const _: () = assert!(((MAX_SOFTMAX_LEN as u64) << EXP_OUT_FRAC_BITS) < 1u64 << SOFTMAX_SUM_BITS);
+
 /// Probabilities (Q0.30) of lanes `x` (see the module docs).
 pub fn softmax(x: &[i32]) -> Result<Vec<u32>, NumericsError> {
     if x.len() > MAX_SOFTMAX_LEN {

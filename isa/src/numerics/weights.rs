@@ -170,6 +170,11 @@ pub fn quantize_matrix(
     format: WeightFormat,
     group: usize,
 ) -> Result<QuantMatrix, NumericsError> {
+    if cols == 0 {
+        return Err(NumericsError::Empty {
+            what: "weight row (input dimension 0)",
+        });
+    }
     check_group(cols, group)?;
     if w.len() != rows * cols {
         return Err(NumericsError::LengthMismatch {
@@ -196,7 +201,7 @@ pub fn quantize_matrix(
         scales: Vec::with_capacity(rows * groups),
         row_exp: Vec::with_capacity(rows),
     };
-    for row in w.chunks_exact(cols.max(1)).take(rows) {
+    for row in w.chunks_exact(cols) {
         let s: Vec<f64> = row
             .chunks_exact(group)
             .map(|g| g.iter().fold(0.0f64, |a, &x| a.max((x as f64).abs())) / qmax as f64)
@@ -222,6 +227,48 @@ pub fn quantize_matrix(
         out.row_exp.push(e);
     }
     Ok(out)
+}
+
+/// Pack INT4 codes two to a byte: code `2i` in the low nibble of byte `i`, code `2i + 1` in the
+/// high nibble, each as 4-bit two's complement (an odd count leaves the last high nibble 0).
+/// This is the DRAM layout of INT4 weights; the program format reads it from here.
+pub fn pack_int4(codes: &[i8]) -> Result<Vec<u8>, NumericsError> {
+    let qmax = WeightFormat::Int4.qmax();
+    if let Some((index, &value)) = codes.iter().enumerate().find(|(_, q)| q.abs() > qmax) {
+        return Err(NumericsError::WeightOutOfRange { index, value, qmax });
+    }
+    Ok(codes
+        .chunks(2)
+        .map(|p| (p[0] as u8 & 0xf) | ((p.get(1).copied().unwrap_or(0) as u8 & 0xf) << 4))
+        .collect())
+}
+
+/// Unpack `count` INT4 codes packed by [`pack_int4`]. The nibble `0b1000` (-8) is outside the
+/// symmetric format and is rejected, so a corrupt weight image cannot silently widen the
+/// accumulator bound.
+pub fn unpack_int4(bytes: &[u8], count: usize) -> Result<Vec<i8>, NumericsError> {
+    if bytes.len() != count.div_ceil(2) {
+        return Err(NumericsError::LengthMismatch {
+            what: "packed INT4 bytes",
+            expected: count.div_ceil(2),
+            actual: bytes.len(),
+        });
+    }
+    (0..count)
+        .map(|i| {
+            let nibble = (bytes[i / 2] >> (4 * (i % 2))) & 0xf;
+            let value = ((nibble << 4) as i8) >> 4; // sign-extend 4 bits
+            if value == -8 {
+                Err(NumericsError::WeightOutOfRange {
+                    index: i,
+                    value,
+                    qmax: 7,
+                })
+            } else {
+                Ok(value)
+            }
+        })
+        .collect()
 }
 
 /// The smallest `e` with `RNE(smax / 2^e) <= 65535`, from the bits of `smax`.
@@ -256,6 +303,10 @@ mod tests {
             Err(NumericsError::NonFinite { index: 5, .. })
         ));
         assert!(quantize_matrix(&w, 3, 32, WeightFormat::Int4, 32).is_err());
+        assert!(matches!(
+            quantize_matrix(&[], 4, 0, WeightFormat::Int8, 32),
+            Err(NumericsError::Empty { .. })
+        ));
     }
 
     #[test]
@@ -278,6 +329,21 @@ mod tests {
         assert_eq!(lanes[32], 83312);
         let zero = quantize_matrix(&[0.0; 32], 1, 32, WeightFormat::Int4, 32).unwrap();
         assert_eq!((zero.scales[0], zero.row_exp[0], zero.codes[7]), (0, 0, 0));
+    }
+
+    #[test]
+    fn int4_packing_round_trips_and_rejects_minus_eight() {
+        let codes: Vec<i8> = (-7..=7).collect();
+        let packed = pack_int4(&codes).unwrap();
+        assert_eq!(packed.len(), 8);
+        assert_eq!(packed[0], 0xa9); // code 0 = -7 (0x9) low, code 1 = -6 (0xa) high
+        assert_eq!(unpack_int4(&packed, codes.len()).unwrap(), codes);
+        assert!(matches!(
+            unpack_int4(&[0x08], 1),
+            Err(NumericsError::WeightOutOfRange { value: -8, .. })
+        ));
+        assert!(pack_int4(&[8]).is_err());
+        assert!(unpack_int4(&[0, 0], 5).is_err());
     }
 
     #[test]
