@@ -59,7 +59,8 @@ pub fn exp_neg(d: i32) -> u32 {
     let k = (u >> U_FRAC) as u32;
     let g = (u as u64) & ((1u64 << U_FRAC) - 1);
     let t = interpolate(exp2_neg_table(), g, U_FRAC, EXP_SEG_BITS);
-    let shift = k + 1 + (EXP_TABLE_FRAC_BITS - EXP_OUT_FRAC_BITS - 1);
+    // Q1.31 table value times 2^-k, expressed in Q0.30: a right shift by k + 1.
+    let shift = k + (EXP_TABLE_FRAC_BITS - EXP_OUT_FRAC_BITS);
     // t <= 2^31, so the shifted value is at most 2^30.
     super::rounding::rne_shr(t as i128, shift) as u32
 }

@@ -9,8 +9,9 @@
 //! Bound: `(1/512)^2 / 8 * max|2/f^3| = 9.5e-7` relative from interpolation, plus up to
 //! `2^-9 * 2^-16 = 3e-8` from truncating the interpolation weight to 16 bits. A Newton step would square it, but
 //! softmax's reciprocal is a uniform scale of all probabilities (its error shifts their sum from
-//! 1 by ~1e-6, nothing else), and sigmoid's error lands under SiLU's half-lane-ulp rounding for
-//! every input below 16, so the 513-word ROM alone is the cheaper choice.
+//! 1 by ~1e-6, nothing else), and in SiLU it contributes about 1e-6 of `|x|`, a fraction of a
+//! lane ulp for the gate values real models produce; so the 513-word ROM alone is the cheaper
+//! choice.
 
 use super::rounding::bit_length;
 use super::rsqrt::Mant32;

@@ -64,6 +64,7 @@ pub fn rne_shr_u(x: u128, s: u32) -> u128 {
 }
 
 /// `x * 2^e`, rounded half to even (when `e < 0`), saturated to `[-limit, limit]`.
+/// `limit` must be below 2^126 (the callers use the 32- and 16-bit bounds).
 pub fn scale_pow2_sat(x: i128, e: i32, limit: i128) -> i128 {
     let v = if e >= 0 {
         let e = e.unsigned_abs();
