@@ -115,7 +115,7 @@ pub fn row_times_column(row: QuantRow<'_>, act: &ActVec) -> Result<i32, Numerics
 mod tests {
     use super::*;
     use crate::numerics::activation::quantize_block;
-    use crate::numerics::weights::{quantize_matrix, WeightFormat, SUPPORTED_GROUPS};
+    use crate::numerics::weights::{quantize_matrix, ScaleRule, WeightFormat, SUPPORTED_GROUPS};
 
     /// The same row sum with checked arithmetic at every step, widths as the proof states.
     fn checked_row_dot(codes: &[i8], scales: &[u16], act: &[i16], group: usize) -> Option<i64> {
@@ -210,7 +210,7 @@ mod tests {
         let a: Vec<i32> = (0..256).map(|_| (next() * 3.0 * 65536.0) as i32).collect();
         let act = quantize_block(&a, VF_FRAC_BITS);
         for format in [WeightFormat::Int8, WeightFormat::Int4] {
-            let q = quantize_matrix(&w, 8, 256, format, 64).unwrap();
+            let q = quantize_matrix(&w, 8, 256, format, 64, ScaleRule::MinSquaredError).unwrap();
             for r in 0..8 {
                 let exact: f64 = (0..256).map(|j| q.dequant(r, j) * act.value(j)).sum();
                 let lane = row_times_column(q.row(r), &act).unwrap();

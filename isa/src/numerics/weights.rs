@@ -20,16 +20,17 @@
 //!    round-to-nearest "absmax" scale;
 //! 2. `e_r` is the smallest exponent with `RNE(max_g s_g / 2^e_r) <= 65535`, found from the bits
 //!    of `max_g s_g` (never `log2`); an all-zero row gets `e_r = 0`;
-//! 3. `m_g = RNE(s_g / 2^e_r)`, raised to 1 for a non-zero group whose scale would round to 0
-//!    (a group 2^17 times smaller than the row's largest — its codes then clamp, and its error is
-//!    still at most that of the row's largest group);
+//! 3. `m_g = RNE(s_g / 2^e_r)` ([`ScaleRule::AbsMax`]), or the best of a fixed grid of shrunk
+//!    candidates by squared error ([`ScaleRule::MinSquaredError`]); raised to 1 for a non-zero
+//!    group whose scale would round to 0 (a group 2^17 times smaller than the row's largest — its
+//!    codes then clamp, and its error is still at most that of the row's largest group);
 //! 4. `q = clamp(RNE(w / (m_g * 2^e_r)), -qmax, qmax)` (`m_g * 2^e_r` is exact in f64; the clamp
 //!    matters because RNE of `m_g` may make the effective scale slightly smaller than `s_g`).
 //!
-//! Error: `|w - q m_g 2^e_r| <= m_g 2^e_r / 2` for every weight not clamped, and the effective
-//! scale differs from the absmax scale by at most half a mantissa ulp (`2^-17` relative for the
-//! row's largest group). Better quantisers (scale search, calibration) can replace step 1 and
-//! still emit this format.
+//! Error (absmax rule): `|w - q m_g 2^e_r| <= m_g 2^e_r / 2` for every weight not clamped, and
+//! the effective scale differs from the absmax scale by at most half a mantissa ulp (`2^-17`
+//! relative for the row's largest group). The search rule trades a clipped maximum for a lower
+//! total error; calibration-based quantisers can replace step 3 and still emit this format.
 //!
 //! Bits per weight including scales: `bits + 16 / G` plus 32 bits per row for the exponent
 //! (reported by [`WeightFormat::bits_per_weight`]).
@@ -169,6 +170,7 @@ pub fn quantize_matrix(
     cols: usize,
     format: WeightFormat,
     group: usize,
+    rule: ScaleRule,
 ) -> Result<QuantMatrix, NumericsError> {
     if cols == 0 {
         return Err(NumericsError::Empty {
@@ -209,11 +211,8 @@ pub fn quantize_matrix(
         let smax = s.iter().copied().fold(0.0f64, f64::max);
         let e = if smax == 0.0 { 0 } else { row_exponent(smax) };
         for (g, &sg) in row.chunks_exact(group).zip(&s) {
-            let mut m = rne_f64(sg * pow2(-e), SCALE_MANT_MAX as i64);
-            if m == 0 && sg > 0.0 {
-                m = 1;
-            }
-            out.scales.push(m as u16);
+            let m = group_mantissa(g, sg, e, qmax, rule);
+            out.scales.push(m);
             let step = m as f64 * pow2(e);
             for &x in g {
                 let q = if m == 0 {
@@ -227,6 +226,58 @@ pub fn quantize_matrix(
         out.row_exp.push(e);
     }
     Ok(out)
+}
+
+/// How a group's scale mantissa is chosen (step 3 of the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScaleRule {
+    /// `m_g = RNE(s_g / 2^e_r)` with the absmax scale: plain round-to-nearest, nothing clipped.
+    AbsMax,
+    /// The candidate `m_i = RNE(s_g (1 - i/64) / 2^e_r)`, `i in 0..32`, whose codes minimise the
+    /// group's squared error `sum_j (w_j - q_j m_i 2^e_r)^2` (f64, summed in index order; ties go
+    /// to the smallest `i`, i.e. the least clipping). Shrinking the scale clips the largest weight
+    /// a little and resolves all the others more finely; the grid search is the one llama.cpp's
+    /// k-quants and AWQ's clipping search both use in spirit. It matters for INT4, where the
+    /// absmax scale wastes most of a 15-level grid on one outlier.
+    MinSquaredError,
+}
+
+/// Candidates of [`ScaleRule::MinSquaredError`] (shrink factors `1 - i/64`, `i < 32`).
+pub const SCALE_SEARCH_STEPS: u32 = 32;
+
+/// The group's scale mantissa under `rule` (the row exponent `e` is already fixed).
+fn group_mantissa(g: &[f32], sg: f64, e: i32, qmax: i8, rule: ScaleRule) -> u16 {
+    let mantissa = |shrink: f64| {
+        let m = rne_f64(sg * shrink * pow2(-e), SCALE_MANT_MAX as i64);
+        // A non-zero group never gets a zero scale (see step 3).
+        if m == 0 && sg > 0.0 {
+            1
+        } else {
+            m as u16
+        }
+    };
+    match rule {
+        ScaleRule::AbsMax => mantissa(1.0),
+        ScaleRule::MinSquaredError => {
+            let mut best = (f64::INFINITY, mantissa(1.0));
+            for i in 0..SCALE_SEARCH_STEPS {
+                let m = mantissa(1.0 - i as f64 / 64.0);
+                if m == 0 {
+                    return 0; // an all-zero group
+                }
+                let step = m as f64 * pow2(e);
+                let err = g.iter().fold(0.0f64, |acc, &x| {
+                    let x = x as f64;
+                    let d = x - rne_f64(x / step, qmax as i64) as f64 * step;
+                    acc + d * d
+                });
+                if err < best.0 {
+                    best = (err, m);
+                }
+            }
+            best.1
+        }
+    }
 }
 
 /// Pack INT4 codes two to a byte: code `2i` in the low nibble of byte `i`, code `2i + 1` in the
@@ -289,22 +340,22 @@ mod tests {
     #[test]
     fn shapes_and_values_are_checked() {
         assert!(matches!(
-            quantize_matrix(&[0.0; 48], 1, 48, WeightFormat::Int8, 48),
+            quantize_matrix(&[0.0; 48], 1, 48, WeightFormat::Int8, 48, ScaleRule::AbsMax),
             Err(NumericsError::UnsupportedGroup { group: 48, .. })
         ));
         assert!(matches!(
-            quantize_matrix(&[0.0; 96], 1, 96, WeightFormat::Int8, 64),
+            quantize_matrix(&[0.0; 96], 1, 96, WeightFormat::Int8, 64, ScaleRule::AbsMax),
             Err(NumericsError::NotGroupMultiple { value: 96, .. })
         ));
         let mut w = vec![0.0f32; 64];
         w[5] = f32::NAN;
         assert!(matches!(
-            quantize_matrix(&w, 2, 32, WeightFormat::Int4, 32),
+            quantize_matrix(&w, 2, 32, WeightFormat::Int4, 32, ScaleRule::AbsMax),
             Err(NumericsError::NonFinite { index: 5, .. })
         ));
-        assert!(quantize_matrix(&w, 3, 32, WeightFormat::Int4, 32).is_err());
+        assert!(quantize_matrix(&w, 3, 32, WeightFormat::Int4, 32, ScaleRule::AbsMax).is_err());
         assert!(matches!(
-            quantize_matrix(&[], 4, 0, WeightFormat::Int8, 32),
+            quantize_matrix(&[], 4, 0, WeightFormat::Int8, 32, ScaleRule::AbsMax),
             Err(NumericsError::Empty { .. })
         ));
     }
@@ -317,7 +368,7 @@ mod tests {
         w[0] = 127.0;
         w[1] = -63.5; // exactly -63.5 / 1 -> tie -> -64 (even)
         w[32] = 1.27;
-        let q = quantize_matrix(&w, 1, 64, WeightFormat::Int8, 32).unwrap();
+        let q = quantize_matrix(&w, 1, 64, WeightFormat::Int8, 32, ScaleRule::AbsMax).unwrap();
         assert_eq!(q.row_exp, vec![-15]);
         assert_eq!(q.scales, vec![32768, 328]);
         assert_eq!((q.codes[0], q.codes[1]), (127, -64));
@@ -327,8 +378,53 @@ mod tests {
         assert_eq!((lanes[0], lanes[1]), (127 << 16, -64 << 16));
         // 127 * 328 * 2^-15 * 2^16 = 83312, exactly.
         assert_eq!(lanes[32], 83312);
-        let zero = quantize_matrix(&[0.0; 32], 1, 32, WeightFormat::Int4, 32).unwrap();
+        let zero = quantize_matrix(
+            &[0.0; 32],
+            1,
+            32,
+            WeightFormat::Int4,
+            32,
+            ScaleRule::MinSquaredError,
+        )
+        .unwrap();
         assert_eq!((zero.scales[0], zero.row_exp[0], zero.codes[7]), (0, 0, 0));
+    }
+
+    #[test]
+    fn scale_search_never_loses_to_absmax() {
+        // Gaussian-like rows with one outlier per group: the shape where clipping pays.
+        let mut st = 0x5eedu64;
+        let mut rnd = || {
+            st = st
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (st >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let w: Vec<f32> = (0..16 * 128)
+            .map(|j| {
+                if j % 64 == 5 {
+                    0.4
+                } else {
+                    (rnd() + rnd() + rnd()) as f32 * 0.05
+                }
+            })
+            .collect();
+        for format in [WeightFormat::Int4, WeightFormat::Int8] {
+            let sse = |rule| {
+                let q = quantize_matrix(&w, 16, 128, format, 64, rule).unwrap();
+                (0..16 * 128)
+                    .map(|i| (q.dequant(i / 128, i % 128) - w[i] as f64).powi(2))
+                    .sum::<f64>()
+            };
+            let (abs, mse) = (sse(ScaleRule::AbsMax), sse(ScaleRule::MinSquaredError));
+            assert!(mse <= abs, "{format:?}: {mse} > {abs}");
+            if format == WeightFormat::Int4 {
+                assert!(
+                    mse < 0.95 * abs,
+                    "INT4 search should pay here: {mse} vs {abs}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -361,7 +457,7 @@ mod tests {
         ) {
             let format = if int4 { WeightFormat::Int4 } else { WeightFormat::Int8 };
             let w: Vec<f32> = w.iter().map(|x| x * 2f32.powi(tiny)).collect();
-            let q = quantize_matrix(&w, 2, 64, format, 32).unwrap();
+            let q = quantize_matrix(&w, 2, 64, format, 32, ScaleRule::AbsMax).unwrap();
             for r in 0..2 {
                 let row = q.row(r);
                 for j in 0..64 {
