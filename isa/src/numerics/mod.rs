@@ -55,11 +55,19 @@
 //! quantised golden reference of issue 3 is where this gets measured properly, on the whole
 //! text) ran `models/pystdlib` (4.5M parameters, group 64) teacher-forced over the first 10
 //! windows (5,120 bytes) of `heldout.py.txt`, once with the quantised weights in f32 arithmetic
-//! and once with every function here. Held-out loss changed by +0.0010% (INT8: 0.43282 nats/token
-//! both ways) and -0.0010% (INT4: 0.45006 both), top-1 agreement was 100%, logits cosine
-//! similarity had a minimum of 0.9999999. The issue's floor for this cost is 0.5%. The same run
-//! saw residual-stream maxima of 393 and a smallest MLP-product RMS of 0.14, well inside the
-//! Q15.16 range and far above its resolution.
+//! and once with every function here:
+//!
+//! | weights | float | quantised weights, f32 arithmetic | these numerics | numerics' cost | top-1 agreement |
+//! | --- | --- | --- | --- | --- | --- |
+//! | INT8, absmax | 0.43271 | 0.43282 (+0.03%) | 0.43282 | +0.0010% | 100% |
+//! | INT4, absmax | 0.43271 | 0.45006 (+4.0%) | 0.45006 | -0.0010% | 100% |
+//! | INT4, squared-error search | 0.43271 | 0.44753 (+3.4%) | 0.44754 | +0.0013% | 100% |
+//!
+//! (nats/token; top-1 agreement and the minimum logits cosine similarity, 0.9999999, are between
+//! the last two columns.) The issue's floor for the numerics' cost is 0.5%. The same runs saw
+//! residual-stream maxima of 290-393 and a smallest MLP-product RMS of 0.14, well inside the
+//! Q15.16 range and far above its resolution. The INT4 weight format itself is the open
+//! quality question (the issue asks for at most +3% over the whole text), not these numerics.
 //!
 //! The measured error of every function against its f64 definition is asserted by the tests
 //! beside it; each test prints its measured maximum (`cargo test -p tokenfab-isa -- --nocapture`).
