@@ -1,8 +1,9 @@
 //! Argmax over logits (greedy decoding), with a defined tie rule.
 //!
 //! Ties go to the **lowest index**. That is what `torch.argmax` documents ("If there are
-//! multiple maximal values then the indices of the first maximal value are returned", PyTorch
-//! docs for `torch.argmax`), and it is what Hugging Face's greedy decoding therefore picks, so
+//! multiple maximal values then the indices of the first maximal value are returned",
+//! <https://docs.pytorch.org/docs/stable/generated/torch.argmax.html>), and it is what Hugging
+//! Face's greedy decoding (`torch.argmax` over the last logits) therefore picks, so
 //! a tie between two equal quantised logits resolves the same way in every backend and in the
 //! float reference. In hardware it is a strict `>` comparison while scanning upwards (a later
 //! equal value never replaces the current best), so a streamed, chunked scan keeps the rule as
