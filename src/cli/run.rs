@@ -43,7 +43,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Backend::Golden)]
     pub backend: Backend,
     /// Sampling temperature; 0 is greedy decoding.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub temperature: f32,
     /// Seed of the sampler (used when --temperature > 0).
     #[arg(long, default_value_t = 0)]
