@@ -22,7 +22,10 @@ fn shipped_model_imports_with_the_trained_shape() {
     assert_eq!((c.num_attention_heads, c.num_key_value_heads), (8, 4));
     assert_eq!(c.vocab_size, 258);
     assert!(c.tie_word_embeddings);
-    assert_eq!((c.bos_token_id, c.eos_token_id), (Some(BOS_ID), Some(EOS_ID)));
+    assert_eq!(
+        (c.bos_token_id, c.eos_token_id),
+        (Some(BOS_ID), Some(EOS_ID))
+    );
 }
 
 #[test]

@@ -5,8 +5,8 @@
 //! backend (today the float golden reference), and the text is printed as soon as it is valid
 //! UTF-8: a byte-level tokenizer splits one multi-byte character over several tokens, so
 //! output is held back until the character is complete. Generation stops at EOS, at
-//! `--max-tokens`, or when the context is full. stdout carries only the generated text; a
-//! one-line summary (tokens, tok/s, prefill and decode time) goes to stderr.
+//! `--max-tokens`, or when the context is full. stdout carries the prompt followed by the
+//! generated text, so it reads as one continuous file; a one-line summary (tokens, tok/s, prefill and decode time) goes to stderr.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -99,6 +99,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
 
+    // Echo the prompt so the output reads as one text; a closed stdout ends the run early.
+    let prompt_echoed = emit(&mut out, &args.prompt)?;
     let start = Instant::now();
     let mut logits = Vec::new();
     for (pos, &t) in prompt.iter().enumerate() {
@@ -108,7 +110,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut generated = 0usize;
     let mut decode_steps = 0usize;
     let mut stop = "max-tokens";
-    while generated < args.max_tokens {
+    if !prompt_echoed {
+        stop = "stdout closed";
+    }
+    while prompt_echoed && generated < args.max_tokens {
         let next = sampler.pick(&logits);
         if Some(next) == config.eos_token_id {
             stop = "eos";
