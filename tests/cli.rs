@@ -55,6 +55,20 @@ fn fails(args: &[&str]) -> String {
     lines[0].to_string()
 }
 
+/// Decoding one step after `tokens` must fail cleanly; returns the error line.
+fn reference_fails(model: &Path, tokens: &str) -> String {
+    let model = model.to_str().unwrap();
+    fails(&[
+        "reference",
+        "--model",
+        model,
+        "--tokens",
+        tokens,
+        "--steps",
+        "1",
+    ])
+}
+
 fn gen(preset: &str, seed: u64, dir: &Path) -> PathBuf {
     let out = dir.join(format!("{preset}-{seed}"));
     let seed = seed.to_string();
@@ -181,15 +195,7 @@ fn bad_input_gets_one_line_naming_the_file() {
     let weights = model.join("model.safetensors");
     let bytes = std::fs::read(&weights).unwrap();
     std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
-    let line = fails(&[
-        "reference",
-        "--model",
-        model.to_str().unwrap(),
-        "--tokens",
-        "1",
-        "--steps",
-        "1",
-    ]);
+    let line = reference_fails(&model, "1");
     assert!(line.contains("model.safetensors"), "{line}");
 
     // An unsupported family.
@@ -205,25 +211,9 @@ fn bad_input_gets_one_line_naming_the_file() {
 
     // A token id outside the vocabulary, and a malformed token list.
     let model = gen("tiny", 3, tmp.path());
-    let line = fails(&[
-        "reference",
-        "--model",
-        model.to_str().unwrap(),
-        "--tokens",
-        "1 258",
-        "--steps",
-        "1",
-    ]);
+    let line = reference_fails(&model, "1 258");
     assert!(line.contains("258"), "{line}");
-    let line = fails(&[
-        "reference",
-        "--model",
-        model.to_str().unwrap(),
-        "--tokens",
-        "1 x",
-        "--steps",
-        "1",
-    ]);
+    let line = reference_fails(&model, "1 x");
     assert!(line.contains('x'), "{line}");
 
     // Weights-free directories cannot be decoded, and say why.
@@ -236,15 +226,7 @@ fn bad_input_gets_one_line_naming_the_file() {
         "--out",
         shape.to_str().unwrap(),
     ]);
-    let line = fails(&[
-        "reference",
-        "--model",
-        shape.to_str().unwrap(),
-        "--tokens",
-        "1",
-        "--steps",
-        "1",
-    ]);
+    let line = reference_fails(&shape, "1");
     assert!(line.contains("safetensors"), "{line}");
 
     let line = fails(&[

@@ -107,16 +107,7 @@ pub fn weighted_sum(p: &[u32], v: &[ActVec]) -> Result<Vec<i32>, NumericsError> 
 mod tests {
     use super::*;
     use crate::numerics::softmax::softmax;
-
-    fn rnd_stream(seed: u64) -> impl FnMut() -> f64 {
-        let mut s = seed;
-        move || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        }
-    }
+    use crate::numerics::test_util::uniform_pm1 as rnd_stream;
 
     #[test]
     fn attention_matches_f64_of_the_cached_operands() {

@@ -95,3 +95,6 @@ pub mod weights;
 pub mod widths;
 
 pub use error::NumericsError;
+
+#[cfg(test)]
+pub(crate) mod test_util;

@@ -159,13 +159,7 @@ mod tests {
     #[test]
     fn matches_f64_with_outliers_tiny_values_and_extremes() {
         let mut worst = 0.0f64;
-        let mut s = 0x1234_5678u64;
-        let mut rnd = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        };
+        let mut rnd = crate::numerics::test_util::uniform_pm1(0x1234_5678);
         for &n in &[64usize, 288, 4096, 8192] {
             let g: Vec<f32> = (0..n).map(|_| (1.0 + 0.5 * rnd()) as f32).collect();
             // Unit-RMS activations with a few dimensions 100x the RMS.

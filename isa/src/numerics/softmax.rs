@@ -92,13 +92,7 @@ mod tests {
 
     #[test]
     fn matches_f64_over_long_rows_and_extremes() {
-        let mut s = 0xdead_beefu64;
-        let mut rnd = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        };
+        let mut rnd = crate::numerics::test_util::uniform_pm1(0xdead_beef);
         let mut worst = (0.0f64, 0.0f64);
         let mut note = |r: (f64, f64)| worst = (worst.0.max(r.0), worst.1.max(r.1));
         for &n in &[1usize, 2, 7, 100, 1000, 4096, 8192] {

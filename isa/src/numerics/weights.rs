@@ -393,13 +393,9 @@ mod tests {
     #[test]
     fn scale_search_never_loses_to_absmax() {
         // Gaussian-like rows with one outlier per group: the shape where clipping pays.
-        let mut st = 0x5eedu64;
-        let mut rnd = || {
-            st = st
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (st >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        // Uniform in [-0.5, 0.5): halving the [-1, 1) stream is exact in f64.
+        let mut pm1 = crate::numerics::test_util::uniform_pm1(0x5eed);
+        let mut rnd = || 0.5 * pm1();
         let w: Vec<f32> = (0..16 * 128)
             .map(|j| {
                 if j % 64 == 5 {
