@@ -20,6 +20,7 @@ mod error;
 mod generate;
 pub mod names;
 mod presets;
+pub mod rope;
 mod tensor;
 mod tokenizer;
 pub mod traffic;
@@ -31,6 +32,7 @@ pub use error::CheckpointError;
 pub use generate::{generate, generate_config, GenOptions, GenReport};
 pub use names::{expected_tensors, TensorRole, TensorSpec};
 pub use presets::{preset, PRESETS};
+pub use rope::rope_inv_freq;
 pub use tensor::{DType, TensorView};
 pub use tokenizer::{
     byte_level_tokenizer_json, byte_to_char, tokenizer_config_json, BOS_ID, EOS_ID, TOKENIZER_VOCAB,
