@@ -71,6 +71,23 @@ impl WeightFormat {
         }
     }
 
+    /// The format's name in configs, manifests and on the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            WeightFormat::Int8 => "int8",
+            WeightFormat::Int4 => "int4",
+        }
+    }
+
+    /// The format named `name` (`int8` or `int4`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "int8" => Some(WeightFormat::Int8),
+            "int4" => Some(WeightFormat::Int4),
+            _ => None,
+        }
+    }
+
     /// Bits per weight including the group scales (row exponents excluded: 32 bits per row).
     pub fn bits_per_weight(self, group: usize) -> f64 {
         self.bits() as f64 + SCALE_MANT_BITS as f64 / group as f64
@@ -240,6 +257,25 @@ pub enum ScaleRule {
     /// k-quants and AWQ's clipping search both use in spirit. It matters for INT4, where the
     /// absmax scale wastes most of a 15-level grid on one outlier.
     MinSquaredError,
+}
+
+impl ScaleRule {
+    /// The rule's name in manifests and on the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ScaleRule::AbsMax => "absmax",
+            ScaleRule::MinSquaredError => "mse",
+        }
+    }
+
+    /// The rule named `name` (`absmax` or `mse`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "absmax" => Some(ScaleRule::AbsMax),
+            "mse" => Some(ScaleRule::MinSquaredError),
+            _ => None,
+        }
+    }
 }
 
 /// Candidates of [`ScaleRule::MinSquaredError`] (shrink factors `1 - i/64`, `i < 32`).

@@ -1,0 +1,379 @@
+//! `AccelConfig`: one accelerator configuration, read from a preset TOML in `configs/`.
+//!
+//! One configuration drives everything that depends on the machine (Architecture Invariant 2):
+//! the compiler's tiling and memory plan, the simulator's units and (issue 4) timing, the RTL's
+//! parameters and the FPGA flow. A program embeds the configuration it was compiled for, so a
+//! program file is self-contained.
+//!
+//! Presets are data files, `configs/<name>.toml`; [`AccelConfig::preset`] finds them by name in
+//! the repository's `configs/` directory (or `TOKENFAB_CONFIGS`), and [`AccelConfig::load`] reads
+//! any path. Every field is required and unknown fields are rejected, so a typo cannot silently
+//! fall back to a default; [`AccelConfig::validate`] then checks the values and names the file
+//! and field of the first bad one.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::numerics::weights::{WeightFormat, SUPPORTED_GROUPS};
+
+/// Why a configuration could not be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: `{field}` = {value}: {expected}")]
+    Invalid {
+        path: PathBuf,
+        field: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("no accelerator preset named `{name}` in {dir} (available: {available})")]
+    UnknownPreset {
+        name: String,
+        dir: PathBuf,
+        available: String,
+    },
+}
+
+/// The matrix engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixEngine {
+    /// Output rows computed in parallel: the tile height of the weight-stream layout.
+    pub rows: usize,
+    /// Input elements each row consumes per cycle (multipliers per row).
+    pub macs_per_row: usize,
+}
+
+/// The vector unit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorUnit {
+    /// Q15.16 lanes processed per cycle.
+    pub lanes: usize,
+}
+
+/// On-chip memories (sizes per column bank where the ISA banks them per column).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sram {
+    /// Vector-memory lanes (32 bits each) per column bank.
+    pub vector_lanes: usize,
+    /// Activation-memory words (16 bits each) per column bank.
+    pub activation_words: usize,
+    /// Parameter-memory words (32 bits each), shared.
+    pub param_words: usize,
+    /// Capacity of the weight FIFO in bytes (how far weight streams run ahead).
+    pub weight_fifo_bytes: usize,
+}
+
+/// The DRAM system as the compiler sees it (the timing and energy of the standard are issue 4's
+/// memory presets, named by `standard`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dram {
+    /// The memory standard preset (`configs/memory/<standard>.toml`).
+    pub standard: String,
+    /// Capacity in bytes.
+    pub capacity_bytes: u64,
+    /// Independent channels; consecutive `interleave_bytes` blocks go to consecutive channels.
+    pub channels: usize,
+    pub interleave_bytes: usize,
+}
+
+/// Weight formats the matrix engine implements.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weights {
+    /// Format names, `int8` and/or `int4`.
+    pub formats: Vec<String>,
+    /// Group sizes the engine's scale logic supports.
+    pub groups: Vec<usize>,
+}
+
+/// One accelerator configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccelConfig {
+    pub name: String,
+    pub description: String,
+    /// Core clock in Hz.
+    pub clock_hz: f64,
+    /// The most columns (tokens decoded together) one launch may carry.
+    pub max_columns: usize,
+    pub matrix: MatrixEngine,
+    pub vector: VectorUnit,
+    pub sram: Sram,
+    pub dram: Dram,
+    pub weights: Weights,
+}
+
+/// The ISA's field widths bound some sizes: addresses into vector, activation and parameter
+/// memory are 20-bit fields.
+const ADDR_FIELD_LIMIT: usize = 1 << 20;
+
+impl AccelConfig {
+    /// The directory presets are read from: `TOKENFAB_CONFIGS`, else the repository's `configs/`.
+    pub fn preset_dir() -> PathBuf {
+        std::env::var_os("TOKENFAB_CONFIGS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs"))
+    }
+
+    /// Names of the presets available (sorted).
+    pub fn preset_names() -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(Self::preset_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let p = e.path();
+                (p.extension()? == "toml").then(|| p.file_stem()?.to_str().map(str::to_owned))?
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The preset called `name` (or, if `name` is a path to a file, that file).
+    pub fn preset(name: &str) -> Result<Self, ConfigError> {
+        let as_path = Path::new(name);
+        if as_path.extension().is_some_and(|e| e == "toml") && as_path.is_file() {
+            return Self::load(as_path);
+        }
+        let dir = Self::preset_dir();
+        let path = dir.join(format!("{name}.toml"));
+        if !path.is_file() {
+            return Err(ConfigError::UnknownPreset {
+                name: name.to_owned(),
+                dir,
+                available: Self::preset_names().join(", "),
+            });
+        }
+        Self::load(&path)
+    }
+
+    /// Read and validate a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml_str(&text, path)
+    }
+
+    /// Parse and validate configuration text (`path` names it in errors).
+    pub fn from_toml_str(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config: AccelConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.message().to_owned() + &span_note(text, e.span()),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// Check every value; the error names `path`, the field, the value and what was expected.
+    pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let bad = |field: &'static str, value: String, expected: &'static str| {
+            Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                field,
+                value,
+                expected,
+            })
+        };
+        if !(self.clock_hz.is_finite() && self.clock_hz >= 1e6 && self.clock_hz <= 1e10) {
+            return bad(
+                "clock_hz",
+                self.clock_hz.to_string(),
+                "between 1e6 and 1e10 Hz",
+            );
+        }
+        if !(1..=64).contains(&self.max_columns) {
+            return bad(
+                "max_columns",
+                self.max_columns.to_string(),
+                "between 1 and 64",
+            );
+        }
+        if !(1..=4096).contains(&self.matrix.rows) {
+            return bad(
+                "matrix.rows",
+                self.matrix.rows.to_string(),
+                "between 1 and 4096",
+            );
+        }
+        if !(1..=4096).contains(&self.matrix.macs_per_row) {
+            return bad(
+                "matrix.macs_per_row",
+                self.matrix.macs_per_row.to_string(),
+                "between 1 and 4096",
+            );
+        }
+        if !(1..=4096).contains(&self.vector.lanes) {
+            return bad(
+                "vector.lanes",
+                self.vector.lanes.to_string(),
+                "between 1 and 4096",
+            );
+        }
+        let s = &self.sram;
+        for (field, v) in [
+            ("sram.vector_lanes", s.vector_lanes),
+            ("sram.activation_words", s.activation_words),
+            ("sram.param_words", s.param_words),
+        ] {
+            if !(1..=ADDR_FIELD_LIMIT).contains(&v) {
+                return bad(
+                    field,
+                    v.to_string(),
+                    "between 1 and 2^20 (the ISA's address fields)",
+                );
+            }
+        }
+        if s.weight_fifo_bytes < 64 {
+            return bad(
+                "sram.weight_fifo_bytes",
+                s.weight_fifo_bytes.to_string(),
+                "at least 64",
+            );
+        }
+        let d = &self.dram;
+        if d.capacity_bytes == 0 || d.capacity_bytes > 1 << 40 {
+            return bad(
+                "dram.capacity_bytes",
+                d.capacity_bytes.to_string(),
+                "between 1 and 2^40 (the ISA's DRAM address fields)",
+            );
+        }
+        if !(1..=256).contains(&d.channels) {
+            return bad("dram.channels", d.channels.to_string(), "between 1 and 256");
+        }
+        if !d.interleave_bytes.is_power_of_two() || d.interleave_bytes < 32 {
+            return bad(
+                "dram.interleave_bytes",
+                d.interleave_bytes.to_string(),
+                "a power of two, at least 32",
+            );
+        }
+        if d.standard.is_empty() {
+            return bad(
+                "dram.standard",
+                "\"\"".into(),
+                "a memory standard preset name",
+            );
+        }
+        if self.weights.formats.is_empty() {
+            return bad(
+                "weights.formats",
+                "[]".into(),
+                "at least one of \"int8\", \"int4\"",
+            );
+        }
+        if let Some(f) = self
+            .weights
+            .formats
+            .iter()
+            .find(|f| WeightFormat::from_name(f).is_none())
+        {
+            return bad("weights.formats", format!("{f:?}"), "\"int8\" or \"int4\"");
+        }
+        if self.weights.groups.is_empty() {
+            return bad(
+                "weights.groups",
+                "[]".into(),
+                "a non-empty subset of [32, 64, 128]",
+            );
+        }
+        if let Some(g) = self
+            .weights
+            .groups
+            .iter()
+            .find(|g| !SUPPORTED_GROUPS.contains(g))
+        {
+            return bad("weights.groups", g.to_string(), "each one of 32, 64, 128");
+        }
+        Ok(())
+    }
+
+    /// The weight formats supported.
+    pub fn formats(&self) -> Vec<WeightFormat> {
+        self.weights
+            .formats
+            .iter()
+            .filter_map(|f| WeightFormat::from_name(f))
+            .collect()
+    }
+
+    /// Whether the engine implements `format` with group `group`.
+    pub fn supports(&self, format: WeightFormat, group: usize) -> bool {
+        self.formats().contains(&format) && self.weights.groups.contains(&group)
+    }
+}
+
+/// " (line L, column C)" for a parse error's span.
+fn span_note(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(span) = span else {
+        return String::new();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!(" (line {line}, column {col})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_preset_loads_and_validates() {
+        let names = AccelConfig::preset_names();
+        for required in ["tiny", "edge-lpddr5x", "dc-hbm3", "fpga-ecp5", "fpga-u280"] {
+            assert!(
+                names.iter().any(|n| n == required),
+                "missing preset {required}"
+            );
+        }
+        for n in names {
+            let c = AccelConfig::preset(&n).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(c.name, n, "a preset's name matches its file name");
+        }
+    }
+
+    #[test]
+    fn bad_values_and_unknown_fields_name_the_file_and_field() {
+        let good = std::fs::read_to_string(AccelConfig::preset_dir().join("tiny.toml")).unwrap();
+        let p = Path::new("bad.toml");
+        let e = AccelConfig::from_toml_str(&good.replace("max_columns = 4", "max_columns = 0"), p)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bad.toml: `max_columns` = 0: between 1 and 64"
+        );
+        let e =
+            AccelConfig::from_toml_str(&good.replace("groups = [32, 64, 128]", "groups = [48]"), p)
+                .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bad.toml: `weights.groups` = 48: each one of 32, 64, 128"
+        );
+        let e = AccelConfig::from_toml_str(&format!("{good}\nbogus = 1\n"), p).unwrap_err();
+        assert!(
+            e.to_string().starts_with("bad.toml: unknown field `bogus`"),
+            "{e}"
+        );
+        let e = AccelConfig::from_toml_str("name = 3", p).unwrap_err();
+        assert!(e.to_string().starts_with("bad.toml: invalid type"), "{e}");
+        let e = AccelConfig::preset("no-such-preset").unwrap_err();
+        assert!(e.to_string().contains("available: "), "{e}");
+    }
+}
