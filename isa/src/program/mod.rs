@@ -236,3 +236,6 @@ impl Program {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
