@@ -55,6 +55,14 @@ pub enum GoldenError {
     #[error("KV cache shape {found} does not match the model's {expected} (layers x kv heads x head dim)")]
     CacheShape { found: String, expected: String },
 
+    /// The accelerator's numerics refused a parameter or a shape while the quantised reference
+    /// prepared or ran a model (`what` names the tensor or the step).
+    #[error("{what}: {cause}")]
+    Numerics {
+        what: String,
+        cause: tokenfab_isa::numerics::NumericsError,
+    },
+
     /// A `.npy` array whose element count does not match its declared shape.
     #[error("npy array of shape [{rows}, {cols}] needs {} values, got {len}", rows * cols)]
     NpyShape {
