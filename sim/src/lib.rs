@@ -1,6 +1,36 @@
-//! `tokenfab-sim`: the cycle-level simulator of the decode accelerator.
+//! `tokenfab-sim`: the simulator of the decode accelerator.
 //!
-//! It will execute program artifacts defined by `tokenfab-isa`: functional units, instruction
-//! queues, the DRAM and on-chip memory model, the energy model and traces. It must never depend on
-//! the compiler; it only executes programs. Empty until the compile-and-simulate and timing work
-//! (issues 3 and 4) lands; unit tests will live beside the code.
+//! Today it is the functional level (issue 3): a [`Machine`] executes a
+//! `tokenfab_isa::Program` instruction by instruction, exactly as `isa/src/instr/table.rs`
+//! documents each instruction, with every piece of arithmetic delegated to
+//! `tokenfab_isa::numerics` and every byte format to `tokenfab_isa::layout`, so its logits are
+//! bit for bit those of golden's quantised reference when the compiler is right. It must never
+//! depend on the compiler (or on golden): it only executes programs.
+//!
+//! Structure, laid out for the timing model of issue 4 to slot in:
+//! - [`units`]: one module per unit of the ISA (control, load DMA, matrix engine, vector unit,
+//!   store DMA), each with an `execute` per instruction that returns the [`Work`] it did (DRAM
+//!   ranges by kind of traffic, MACs, lane operations);
+//! - [`machine`]: launch registers, the program-order loop that dispatches by
+//!   `Instr::spec().unit`, `HALT`, and the read-back of `OUT` and the logits; an [`Observer`]
+//!   sees every instruction's work as it completes;
+//! - [`memory`] (vector, activation and parameter SRAM), [`dram`] (the memory map's regions,
+//!   stored sparsely), [`fifo`] (the weight FIFO), [`state`] (all of it plus the registers);
+//! - [`stats`]: per-instruction [`Work`] and per-launch [`Stats`].
+//!
+//! Tests: unit tests beside the code; `tests/` holds hand-assembled programs that check each
+//! instruction against a direct call of its numerics function, and the error cases.
+
+pub mod dram;
+pub mod error;
+pub mod fifo;
+pub mod machine;
+pub mod memory;
+pub mod state;
+pub mod stats;
+pub mod units;
+
+pub use error::{ExecError, LaunchError, SimError};
+pub use machine::{Machine, StepResult};
+pub use state::Column;
+pub use stats::{DramAccess, Observer, Stats, Traffic, Work};
