@@ -38,6 +38,11 @@ impl QuantGeneration {
     }
 }
 
+/// The greedy choice from a row of logit lanes: [`argmax`] (the lowest index wins a tie).
+pub fn argmax_lanes(logits: &[i32]) -> Result<u32, GoldenError> {
+    Ok(argmax(logits).map_err(numerics_error("argmax"))? as u32)
+}
+
 impl QuantModel {
     /// Greedy decoding: consumes `prompt`, then appends the argmax token `steps` times.
     ///
@@ -69,7 +74,7 @@ impl QuantModel {
             };
             let row = self.forward(input, pos, &mut cache)?;
             if pos + 1 >= prompt.len() && tokens.len() < steps {
-                next = argmax(&row).map_err(numerics_error("argmax"))? as u32;
+                next = argmax_lanes(&row)?;
                 tokens.push(next);
             }
             logits.extend_from_slice(&row);

@@ -8,6 +8,7 @@
 //! bit is a compiler, simulator or RTL bug.
 //!
 //! Files: [`weights`] (quantising the checkpoint's matrices and the matrix-engine product),
+//! [`kernel`] (the vectorised row sum, proven equal to the spec's),
 //! [`attention`] (the attention block against the [`kv_cache`]), [`model`] (the decoder stack
 //! and one decode step), [`generate`] (greedy decoding and teacher forcing), [`dequant`] (the
 //! float model with the same quantised weights, "quantised weights in f32 arithmetic").
@@ -71,6 +72,7 @@
 pub mod attention;
 pub mod dequant;
 pub mod generate;
+pub mod kernel;
 pub mod kv_cache;
 pub mod model;
 pub mod weights;
@@ -80,7 +82,7 @@ mod naive;
 #[cfg(test)]
 mod tests;
 
-pub use generate::QuantGeneration;
+pub use generate::{argmax_lanes, QuantGeneration};
 pub use kv_cache::QuantKvCache;
 pub use model::QuantModel;
 pub use tokenfab_isa::numerics::weights::{ScaleRule, WeightFormat, SUPPORTED_GROUPS};

@@ -9,18 +9,19 @@
 //! gives exactly the matrix one call over all rows would; the blocks keep a 128k x 2048
 //! embedding table from being widened to 1 GB of f32 at once.
 //!
-//! The product ([`matvec`]) is [`row_times_column`] for every row: the spec's own function, so
-//! nothing here can round differently from it. Rows are independent and each is an exact
-//! integer sum followed by one rounding, so splitting the rows across threads changes nothing.
+//! The product ([`matvec`]) is the spec's `row_times_column` for every row: the exact row sum
+//! (vectorised in [`super::kernel`], proven equal to the spec's `row_dot`) and the spec's own
+//! [`row_to_lane`] for the one rounding. Rows are independent, so splitting them across threads
+//! changes nothing.
 
 use rayon::prelude::*;
 use tokenfab_checkpoint::{Checkpoint, TensorView};
 use tokenfab_isa::numerics::activation::ActVec;
-use tokenfab_isa::numerics::matmul::row_times_column;
-use tokenfab_isa::numerics::weights::{quantize_matrix, QuantMatrix};
+use tokenfab_isa::numerics::matmul::{check_shape, row_to_lane};
+use tokenfab_isa::numerics::weights::{quantize_matrix, QuantMatrix, SUPPORTED_GROUPS};
 use tokenfab_isa::numerics::NumericsError;
 
-use super::QuantOptions;
+use super::{kernel, QuantOptions};
 use crate::error::GoldenError;
 
 /// Rows quantised per parallel task at load time.
@@ -126,19 +127,42 @@ fn quantize_block_of_rows(
 
 /// `out[r] = row_times_column(w.row(r), a)` for every row `r` of `w` (the matrix engine's
 /// product of a whole matrix with one activation column). `out.len()` must be `w.rows`.
+///
+/// Each row is [`kernel::row_sum`] (equal to the spec's `row_dot`, see [`kernel`]) followed by
+/// the spec's [`row_to_lane`]; the shape checks `row_dot` makes for every row are made once
+/// here, with the spec's own [`check_shape`].
 pub fn matvec(w: &QuantMatrix, a: &ActVec, out: &mut [i32]) -> Result<(), GoldenError> {
-    if out.len() != w.rows {
-        return Err(numerics_error("matrix product")(
-            NumericsError::LengthMismatch {
-                what: "matrix product output",
-                expected: w.rows,
-                actual: out.len(),
-            },
-        ));
+    let err = numerics_error("matrix product");
+    check_shape(w.cols, w.group).map_err(&err)?;
+    let groups = w.cols / w.group;
+    for (what, expected, actual) in [
+        ("activation column", w.cols, a.mant.len()),
+        ("matrix product output", w.rows, out.len()),
+        ("weight codes", w.rows * w.cols, w.codes.len()),
+        ("group scales", w.rows * groups, w.scales.len()),
+        ("row exponents", w.rows, w.row_exp.len()),
+    ] {
+        if expected != actual {
+            return Err(err(NumericsError::LengthMismatch {
+                what,
+                expected,
+                actual,
+            }));
+        }
     }
+    let avx2 = kernel::avx2_available();
     let rows = |first: usize, chunk: &mut [i32]| -> Result<(), NumericsError> {
         for (i, o) in chunk.iter_mut().enumerate() {
-            *o = row_times_column(w.row(first + i), a)?;
+            let r = first + i;
+            let codes = &w.codes[r * w.cols..(r + 1) * w.cols];
+            let scales = &w.scales[r * groups..(r + 1) * groups];
+            let acc = kernel::row_sum(codes, scales, &a.mant, w.group, avx2).ok_or(
+                NumericsError::UnsupportedGroup {
+                    group: w.group,
+                    supported: SUPPORTED_GROUPS,
+                },
+            )?;
+            *o = row_to_lane(acc, w.row_exp[r], a.exp);
         }
         Ok(())
     };
@@ -152,7 +176,7 @@ pub fn matvec(w: &QuantMatrix, a: &ActVec, out: &mut [i32]) -> Result<(), Golden
             .enumerate()
             .try_for_each(|(c, part)| rows(c * chunk, part))
     };
-    result.map_err(numerics_error("matrix product"))
+    result.map_err(err)
 }
 
 /// Bytes one full product with `w` streams: the codes (packed for INT4), the 16-bit group
@@ -166,6 +190,7 @@ pub fn matrix_bytes(w: &QuantMatrix) -> usize {
 mod tests {
     use super::*;
     use tokenfab_isa::numerics::activation::quantize_block;
+    use tokenfab_isa::numerics::matmul::row_times_column;
     use tokenfab_isa::numerics::weights::{ScaleRule, WeightFormat};
 
     fn matrix(rows: usize, cols: usize, seed: u32) -> Vec<f32> {
