@@ -1,5 +1,26 @@
-//! `tokenfab-runtime`: the host runtime that drives every backend through one `Device` trait.
+//! `tokenfab-runtime`: the host runtime that drives every backend through one [`Device`] trait.
 //!
-//! It will own the `Device` trait and its backends (golden CPU, cycle-level simulator, RTL under
-//! Verilator, FPGA board), sessions, the KV cache, sampling and tokenisation. Empty until the
-//! compile-and-simulate work (issue 3) lands.
+//! It owns the trait and its backends — [`GoldenDevice`] (golden's quantised reference, one KV
+//! cache per slot) and [`SimDevice`] (a compiled program on the functional simulator); the RTL
+//! under Verilator and the FPGA board will implement the same trait — plus [`Session`]
+//! (chunked multi-column prefill, greedy or sampled generation with a per-token callback) and
+//! [`Checked`] (two devices in lockstep, logits compared exactly, the first mismatch an error).
+//! It must never depend on the compiler except in tests; it runs programs, it does not make
+//! them. Tokenisation stays in the CLI for now.
+//!
+//! Tests: `tests/session.rs` drives `Session` and `Checked` with a small fake device whose
+//! logits depend on each slot's whole history (chunking, rollback, sampling, error cases).
+
+pub mod checked;
+pub mod device;
+pub mod error;
+pub mod golden_device;
+pub mod session;
+pub mod sim_device;
+
+pub use checked::Checked;
+pub use device::{Column, Device, SlotLengths, StepOutput};
+pub use error::{Mismatch, MismatchKind, RuntimeError};
+pub use golden_device::GoldenDevice;
+pub use session::{Fed, Sampler, Session, SessionOutput};
+pub use sim_device::SimDevice;
