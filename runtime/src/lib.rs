@@ -9,7 +9,12 @@
 //! them. Tokenisation stays in the CLI for now.
 //!
 //! Tests: `tests/session.rs` drives `Session` and `Checked` with a small fake device whose
-//! logits depend on each slot's whole history (chunking, rollback, sampling, error cases).
+//! logits depend on each slot's whole history (chunking, rollback, sampling, error cases);
+//! `tests/golden_device.rs` checks `GoldenDevice` against golden's own decoding;
+//! `tests/sim_vs_golden.rs` compiles generated models (the compiler is a dev-dependency only)
+//! and checks the simulator against golden bit for bit through `Checked`, including
+//! multi-column prefill, two slots batched in one step, and a corrupted weight byte that
+//! `Checked` must catch.
 
 pub mod checked;
 pub mod device;
