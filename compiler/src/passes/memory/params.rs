@@ -71,6 +71,7 @@ pub fn plan(g: &mut Graph, capacity: usize) -> Result<(), ParamFailure> {
         let (widest, largest) = groups
             .iter()
             .map(|(k, ps)| (*k, words(ps)))
+            .rev() // the first of equally large groups
             .max_by_key(|&(_, w)| w)
             .unwrap_or((ParamGroup::Output, 0));
         let regions = if resident + 2 * largest <= capacity {
