@@ -22,6 +22,10 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Write a seeded Hugging Face-format model directory (config, safetensors, tokenizer).
     GenModel(cli::gen_model::GenModelArgs),
+    /// Compile a checkpoint into an accelerator program (instructions, DRAM image, manifest).
+    CompileModel(cli::compile::CompileModelArgs),
+    /// Print the human-readable listing of a compiled program.
+    Disasm(cli::disasm::DisasmArgs),
     /// Describe a checkpoint: architecture, parameters, bytes by dtype, decode traffic per token.
     Inspect(cli::inspect::InspectArgs),
     /// Greedy decode with the float golden reference; prints the generated token ids.
@@ -33,6 +37,8 @@ fn main() {
     let result = match cli.command {
         Command::Run(args) => cli::run::run(args),
         Command::GenModel(args) => cli::gen_model::run(args),
+        Command::CompileModel(args) => cli::compile::run(args),
+        Command::Disasm(args) => cli::disasm::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Reference(args) => cli::reference::run(args),
     };

@@ -33,7 +33,8 @@ use std::path::Path;
 pub use disasm::disasm;
 pub use error::CompileError;
 pub use tokenfab_isa::numerics::weights::{ScaleRule, WeightFormat};
-use tokenfab_isa::{AccelConfig, Program};
+/// The configuration a program is compiled for and the program itself (`tokenfab-isa`'s).
+pub use tokenfab_isa::{AccelConfig, Program};
 
 /// What to compile: the weight format and how the program is sized.
 #[derive(Clone, Debug, PartialEq)]

@@ -21,6 +21,8 @@
 //! Tests: unit tests beside the code; `tests/` holds hand-assembled programs that check each
 //! instruction against a direct call of its numerics function, and the error cases.
 
+// The path is explicit because `dram/` (the timing model) sits beside this file.
+#[path = "dram.rs"]
 pub mod dram;
 pub mod error;
 pub mod fifo;

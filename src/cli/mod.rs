@@ -1,5 +1,7 @@
 //! One module per subcommand; each defines its `clap` arguments and a `run` function.
 
+pub mod compile;
+pub mod disasm;
 pub mod gen_model;
 pub mod inspect;
 pub mod reference;
