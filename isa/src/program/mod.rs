@@ -73,8 +73,10 @@ pub struct ModelIdentity {
     pub family: String,
     /// sha256 of `config.json`, hex.
     pub config_sha256: String,
-    /// sha256 over the weight files' safetensors headers (names, dtypes, shapes, offsets), hex:
-    /// cheap even for multi-gigabyte checkpoints, and changes whenever the tensors' layout does.
+    /// sha256 over the checkpoint's tensor table, one line `"{name} {dtype} {shape:?}\n"` per
+    /// tensor in name order (the exact bytes are in `tokenfab-compiler`'s import pass), hex:
+    /// cheap even for multi-gigabyte checkpoints, independent of how the tensors are sharded,
+    /// and changed whenever a tensor's name, dtype or shape is.
     pub weights_header_sha256: String,
     pub vocab_size: u32,
     pub hidden_size: u32,
