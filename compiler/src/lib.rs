@@ -2,7 +2,7 @@
 //!
 //! [`compile`] reads a Hugging Face model directory (through `tokenfab-checkpoint`) and an
 //! [`AccelConfig`], and runs a readable pipeline of named passes, listed once, in order, in
-//! [`passes::PASSES`]: import → graph → quantise → fuse → layout → memory → schedule → emit.
+//! [`passes::PASSES`]: import → graph → quantise → fuse → tile-layout → memory-plan → schedule → emit.
 //! The passes transform one small graph IR ([`ir`]: typed on-chip buffers, ops that name
 //! their weights and parameter blocks), and the IR [verifier](ir::verify) runs between them in
 //! debug builds. The result is a [`Program`] of `tokenfab-isa`: manifest, the instruction

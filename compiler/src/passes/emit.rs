@@ -22,7 +22,7 @@ pub fn run(st: &mut State) -> Result<(), CompileError> {
     let dir = st.dir;
     let model = st.model.as_ref().ok_or_else(|| st.missing("import"))?;
     let g = &st.graph;
-    let memory = g.memory.clone().ok_or_else(|| st.missing("memory"))?;
+    let memory = g.memory.clone().ok_or_else(|| st.missing("memory-plan"))?;
     let d = &g.dims;
     let lane = |r: &Range| (g.buffers[r.buf].addr.unwrap_or(0) + r.off) as u32;
     let word = |i: &Input| match i {

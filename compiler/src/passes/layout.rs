@@ -1,4 +1,4 @@
-//! Pass `layout` (tile/layout): every weight and parameter block in its byte format.
+//! Pass `tile-layout`: every weight and parameter block in its byte format.
 //!
 //! - A matrix becomes its weight stream (`layout::encode_matrix_stream`), tiled by the
 //!   configuration's `matrix.rows`, the rows the engine computes in parallel: tile by tile,

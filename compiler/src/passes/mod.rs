@@ -8,8 +8,8 @@
 //! | `graph` | [`graph`] | the decode step as IR ops in model terms |
 //! | `quantise` | [`quantise`] | weights through the quantiser, parameters into their formats, a `QUANT` before every matrix-engine input |
 //! | `fuse` | [`fuse`] | q/k/v and gate/up stacked into one product each, their biases and RoPEs merged |
-//! | `layout` | [`layout`] | weight streams tiled for the engine, embedding rows, parameter words |
-//! | `memory` | [`memory`] | SRAM, parameter-memory and DRAM addresses, the parameter loads, every capacity |
+//! | `tile-layout` | [`layout`] | weight streams tiled for the engine, embedding rows, parameter words |
+//! | `memory-plan` | [`memory`] | SRAM, parameter-memory and DRAM addresses, the parameter loads, every capacity |
 //! | `schedule` | [`schedule`] | weight fetches issued ahead of their products |
 //! | `emit` | [`emit`] | instructions, image and manifest |
 
@@ -84,11 +84,11 @@ pub const PASSES: &[Pass] = &[
         run: fuse::run,
     },
     Pass {
-        name: "layout",
+        name: "tile-layout",
         run: layout::run,
     },
     Pass {
-        name: "memory",
+        name: "memory-plan",
         run: memory::run,
     },
     Pass {

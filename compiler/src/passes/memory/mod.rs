@@ -1,4 +1,4 @@
-//! Pass `memory` (memory plan): an address for everything, every capacity checked.
+//! Pass `memory-plan`: an address for everything, every capacity checked.
 //!
 //! On chip ([`sram`], [`params`]): vector-memory lanes and activation-memory words for every
 //! buffer, parameter-memory words for every parameter block, and the `LOADP`s that fill them.
