@@ -30,6 +30,9 @@ enum Command {
     Inspect(cli::inspect::InspectArgs),
     /// Greedy decode with the float golden reference; prints the generated token ids.
     Reference(cli::reference::ReferenceArgs),
+    /// Run a compiled program on the simulator; prints the generated token ids (--check: against
+    /// the quantised golden reference, every logit).
+    Simulate(cli::simulate::SimulateArgs),
 }
 
 fn main() {
@@ -41,6 +44,7 @@ fn main() {
         Command::Disasm(args) => cli::disasm::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Reference(args) => cli::reference::run(args),
+        Command::Simulate(args) => cli::simulate::run(args),
     };
     if let Err(err) = result {
         // One line, the whole cause chain, non-zero exit: bad input never panics.

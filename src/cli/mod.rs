@@ -1,8 +1,11 @@
 //! One module per subcommand; each defines its `clap` arguments and a `run` function.
 
+pub mod cache;
 pub mod compile;
 pub mod disasm;
 pub mod gen_model;
 pub mod inspect;
 pub mod reference;
 pub mod run;
+pub mod simulate;
+pub mod text;

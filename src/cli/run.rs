@@ -1,31 +1,58 @@
 //! `tokenfab run`: generate text from a checkpoint, streaming it to stdout as tokens arrive.
 //!
 //! The prompt is tokenised with the model directory's `tokenizer.json` (BOS prepended when
-//! the config names one and the tokenizer defines it), decoded token by token on the chosen
-//! backend (today the float golden reference), and the text is printed as soon as it is valid
-//! UTF-8: a byte-level tokenizer splits one multi-byte character over several tokens, so
-//! output is held back until the character is complete. Generation stops at EOS, at
-//! `--max-tokens`, or when the context is full. stdout carries the prompt followed by the
-//! generated text, so it reads as one continuous file; a one-line summary (tokens, tok/s, prefill and decode time) goes to stderr.
+//! the config names one and the tokenizer defines it), decoded on the chosen backend, and the
+//! text is printed as soon as it is valid UTF-8 ([`super::text::TextStream`]). Generation stops
+//! at EOS, at `--max-tokens`, or when the context is full. stdout carries the prompt followed by
+//! the generated text, so it reads as one continuous file; a summary goes to stderr.
+//!
+//! Backends: `sim` (the default) compiles the model for `--config` (cached, see
+//! [`super::cache`]) and runs the program on the functional simulator; with `--check` every
+//! step also runs on golden's quantised reference and every logit must be equal. `golden` runs
+//! the quantised reference alone, `float` the float reference (Hugging Face semantics).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::{Args, ValueEnum};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use tokenfab_checkpoint::ModelConfig;
+use tokenfab_compiler::{CompileOptions, ScaleRule, WeightFormat};
+use tokenfab_golden::quant::{QuantModel, QuantOptions};
 use tokenfab_golden::{argmax, FloatModel};
+use tokenfab_isa::AccelConfig;
+use tokenfab_runtime::{Checked, Device, GoldenDevice, Sampler as LaneSampler, Session, SimDevice};
 use tokenizers::Tokenizer;
+
+use super::text::{emit, TextStream};
 
 /// The model `run` uses without `--model`: the small model trained for this project.
 const DEFAULT_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/pystdlib");
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
-    /// The float golden reference on the CPU.
+    /// The compiled program on the functional simulator.
+    Sim,
+    /// Golden's quantised reference (the accelerator's numerics, computed from the checkpoint).
     Golden,
+    /// The float reference (Hugging Face semantics, f32).
+    Float,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Weights {
+    Int8,
+    Int4,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Rule {
+    /// Round to nearest with the absmax scale.
+    Absmax,
+    /// Scale search minimising each group's squared error.
+    Mse,
 }
 
 #[derive(Args)]
@@ -40,8 +67,23 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 256)]
     pub max_tokens: usize,
     /// Which device computes the decode.
-    #[arg(long, value_enum, default_value_t = Backend::Golden)]
+    #[arg(long, value_enum, default_value_t = Backend::Sim)]
     pub backend: Backend,
+    /// Accelerator preset (configs/NAME.toml) or a path to a .toml, for the sim backend.
+    #[arg(long, default_value = "edge-lpddr5x")]
+    pub config: String,
+    /// Weight format (sim and golden backends).
+    #[arg(long, value_enum, default_value_t = Weights::Int8)]
+    pub weights: Weights,
+    /// Weight group size (32, 64 or 128).
+    #[arg(long, default_value_t = 64)]
+    pub group: usize,
+    /// How group scales are chosen.
+    #[arg(long, value_enum, default_value_t = Rule::Absmax)]
+    pub scale_rule: Rule,
+    /// Sim backend: run golden's quantised reference in lockstep and require equal logits.
+    #[arg(long)]
+    pub check: bool,
     /// Sampling temperature; 0 is greedy decoding.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub temperature: f32,
@@ -50,14 +92,23 @@ pub struct RunArgs {
     pub seed: u64,
 }
 
-pub fn run(args: RunArgs) -> anyhow::Result<()> {
+/// The prompt as token ids, with everything needed to print the continuation.
+struct Prepared {
+    tokenizer: Tokenizer,
+    config: ModelConfig,
+    prompt: Vec<u32>,
+}
+
+fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
     if !(args.temperature >= 0.0 && args.temperature.is_finite()) {
         bail!(
             "--temperature {} must be a finite number >= 0",
             args.temperature
         );
     }
-    let Backend::Golden = args.backend;
+    if args.check && args.backend != Backend::Sim {
+        bail!("--check compares the simulator with golden: it needs --backend sim");
+    }
     if !args.model.join("config.json").is_file() {
         if args.model == Path::new(DEFAULT_MODEL) {
             bail!(
@@ -72,9 +123,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let tokenizer_path = args.model.join("tokenizer.json");
     let tokenizer = Tokenizer::from_file(&tokenizer_path)
         .map_err(|e| anyhow::anyhow!("{}: {e}", tokenizer_path.display()))?;
-    let model = FloatModel::open(&args.model)?;
-    let config = &model.config;
-
+    let config = ModelConfig::from_file(&args.model.join("config.json"))?;
     let mut prompt: Vec<u32> = Vec::new();
     if let Some(bos) = config.bos_token_id {
         if tokenizer.id_to_token(bos).is_some() {
@@ -88,100 +137,271 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     if prompt.is_empty() {
         bail!("the prompt is empty and the model has no BOS token to start from; pass --prompt");
     }
-    for &t in &prompt {
-        model.check_token(t)?;
+    if let Some(&t) = prompt.iter().find(|&&t| t as usize >= config.vocab_size) {
+        bail!(
+            "{}: the tokenizer produced id {t}, outside the model's vocabulary of {}",
+            tokenizer_path.display(),
+            config.vocab_size
+        );
     }
+    Ok(Prepared {
+        tokenizer,
+        config,
+        prompt,
+    })
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let prepared = prepare(&args)?;
+    match args.backend {
+        Backend::Float => run_float(&args, &prepared),
+        Backend::Golden | Backend::Sim => run_device(&args, &prepared),
+    }
+}
+
+/// What the generation loop reports.
+struct Outcome {
+    generated: usize,
+    stop: &'static str,
+    prefill: Duration,
+    decode: Duration,
+    decode_steps: usize,
+}
+
+/// Prints generated tokens as text; tells the loop when to stop.
+struct Printer<'a> {
+    stream: TextStream<'a>,
+    out: std::io::StdoutLock<'static>,
+    eos: Option<u32>,
+    generated: usize,
+    stop: &'static str,
+}
+
+impl<'a> Printer<'a> {
+    /// Echo the prompt (so the output reads as one text).
+    fn new(tokenizer: &'a Tokenizer, eos: Option<u32>, prompt: &str) -> anyhow::Result<Self> {
+        let mut out = std::io::stdout().lock();
+        let open = emit(&mut out, prompt)?;
+        Ok(Printer {
+            stream: TextStream::new(tokenizer),
+            out,
+            eos,
+            generated: 0,
+            stop: if open { "max-tokens" } else { "stdout closed" },
+        })
+    }
+
+    /// Handle one chosen token; `Ok(false)` means stop here.
+    fn token(&mut self, t: u32) -> anyhow::Result<bool> {
+        if self.stop == "stdout closed" {
+            return Ok(false);
+        }
+        if Some(t) == self.eos {
+            self.stop = "eos";
+            return Ok(false);
+        }
+        self.generated += 1;
+        if let Some(text) = self.stream.push(t)? {
+            if !emit(&mut self.out, &text)? {
+                self.stop = "stdout closed";
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn finish(mut self) -> anyhow::Result<(usize, &'static str)> {
+        let tail = self.stream.finish()?;
+        let newline = if tail.ends_with('\n') || (tail.is_empty() && self.stream.ended_with_newline)
+        {
+            ""
+        } else {
+            "\n"
+        };
+        emit(&mut self.out, &format!("{tail}{newline}"))?;
+        Ok((self.generated, self.stop))
+    }
+}
+
+fn quant_options(args: &RunArgs) -> QuantOptions {
+    QuantOptions {
+        format: match args.weights {
+            Weights::Int8 => WeightFormat::Int8,
+            Weights::Int4 => WeightFormat::Int4,
+        },
+        group: args.group,
+        rule: match args.scale_rule {
+            Rule::Absmax => ScaleRule::AbsMax,
+            Rule::Mse => ScaleRule::MinSquaredError,
+        },
+    }
+}
+
+fn run_device(args: &RunArgs, p: &Prepared) -> anyhow::Result<()> {
+    let q = quant_options(args);
+    let accel = AccelConfig::preset(&args.config)?;
+    let (mut device, what): (Box<dyn Device>, String) = match args.backend {
+        Backend::Golden => {
+            let model = QuantModel::open(&args.model, q.clone())?;
+            let context = p.config.max_position_embeddings;
+            let device = GoldenDevice::new(model, 1, context, accel.max_columns)?;
+            (
+                Box::new(device),
+                format!(
+                    "golden quantised reference ({} g{})",
+                    q.format.name(),
+                    q.group
+                ),
+            )
+        }
+        _ => {
+            let opts = CompileOptions {
+                format: q.format,
+                group: q.group,
+                rule: q.rule,
+                ..CompileOptions::default()
+            };
+            let program = super::cache::compiled(&args.model, &accel, &opts)?;
+            let sim = SimDevice::new(&program)?;
+            let name = format!(
+                "simulator ({}, {} g{})",
+                accel.name,
+                q.format.name(),
+                q.group
+            );
+            if args.check {
+                let golden = GoldenDevice::for_program(&program, &args.model)?;
+                (
+                    Box::new(Checked::new(sim, golden)?),
+                    format!("{name}, checked against the quantised golden reference"),
+                )
+            } else {
+                (Box::new(sim), name)
+            }
+        }
+    };
+    let context = device.context();
+    if p.prompt.len() > context {
+        bail!(
+            "the prompt is {} tokens; the program's context is {context}",
+            p.prompt.len()
+        );
+    }
+    // The last generated token is not fed back, so the context bounds prompt + steps - 1.
+    let steps = args.max_tokens.min(context + 1 - p.prompt.len());
+    let mut sampler = if args.temperature == 0.0 {
+        LaneSampler::greedy()
+    } else {
+        LaneSampler::new(args.temperature as f64, args.seed)?
+    };
+    let mut printer = Printer::new(&p.tokenizer, p.config.eos_token_id, &args.prompt)?;
+    let start = Instant::now();
+    let mut first: Option<Instant> = None;
+    let mut error = None;
+    let out = {
+        let mut session = Session::new(device.as_mut(), 0)?;
+        session.generate(&p.prompt, steps, &mut sampler, &mut |t| {
+            first.get_or_insert_with(Instant::now);
+            printer.token(t).unwrap_or_else(|e| {
+                error = Some(e);
+                false
+            })
+        })?
+    };
+    if let Some(e) = error {
+        return Err(e);
+    }
+    let (generated, mut stop) = printer.finish()?;
+    if stop == "max-tokens" && steps < args.max_tokens && generated == steps {
+        stop = "context full";
+    }
+    let prefill = first.map_or(start.elapsed(), |f| f - start);
+    let decode_steps = out.logits.len() - p.prompt.len();
+    let outcome = Outcome {
+        generated,
+        stop,
+        prefill,
+        decode: start.elapsed() - prefill,
+        decode_steps,
+    };
+    eprintln!("{}", summary(p.prompt.len(), &outcome));
+    let checked = if args.check {
+        format!(
+            "; {} steps, every logit equal",
+            p.prompt.len().div_ceil(device.max_columns()) + decode_steps
+        )
+    } else {
+        String::new()
+    };
+    eprintln!("backend: {what}{checked}");
+    Ok(())
+}
+
+fn run_float(args: &RunArgs, p: &Prepared) -> anyhow::Result<()> {
+    let model = FloatModel::open(&args.model)?;
+    let config = &model.config;
+    let prompt = &p.prompt;
     model.check_context(prompt.len())?;
     let capacity = (prompt.len() + args.max_tokens).min(config.max_position_embeddings);
     let mut cache = model.new_cache(capacity)?;
     let mut sampler = Sampler::new(args.temperature, args.seed);
-    let mut stream = TextStream::new(&tokenizer);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-
-    // Echo the prompt so the output reads as one text; a closed stdout ends the run early.
-    let prompt_echoed = emit(&mut out, &args.prompt)?;
+    let mut printer = Printer::new(&p.tokenizer, config.eos_token_id, &args.prompt)?;
     let start = Instant::now();
     let mut logits = Vec::new();
     for (pos, &t) in prompt.iter().enumerate() {
         logits = model.forward(t, pos, &mut cache)?;
     }
     let prefill = start.elapsed();
-    let mut generated = 0usize;
     let mut decode_steps = 0usize;
-    let mut stop = "max-tokens";
-    if !prompt_echoed {
-        stop = "stdout closed";
-    }
-    while prompt_echoed && generated < args.max_tokens {
+    let mut full = false;
+    let mut count = 0usize;
+    while count < args.max_tokens {
         let next = sampler.pick(&logits);
-        if Some(next) == config.eos_token_id {
-            stop = "eos";
+        count += 1;
+        if !printer.token(next)? || count == args.max_tokens {
             break;
-        }
-        generated += 1;
-        if let Some(text) = stream.push(next)? {
-            if !emit(&mut out, &text)? {
-                stop = "stdout closed";
-                break;
-            }
         }
         let pos = cache.len();
-        if generated == args.max_tokens {
-            break;
-        }
         if pos >= capacity {
-            stop = "context full";
+            full = true;
             break;
         }
         logits = model.forward(next, pos, &mut cache)?;
         decode_steps += 1;
     }
-    let tail = stream.finish()?;
-    let newline = if tail.ends_with('\n') || (tail.is_empty() && stream.ended_with_newline) {
-        ""
-    } else {
-        "\n"
+    let (generated, mut stop) = printer.finish()?;
+    if full {
+        stop = "context full";
+    }
+    let outcome = Outcome {
+        generated,
+        stop,
+        prefill,
+        decode: start.elapsed() - prefill,
+        decode_steps,
     };
-    emit(&mut out, &format!("{tail}{newline}"))?;
-    let decode = start.elapsed() - prefill;
-    eprintln!(
-        "{}",
-        summary(prompt.len(), generated, decode_steps, prefill, decode, stop)
-    );
+    eprintln!("{}", summary(prompt.len(), &outcome));
+    eprintln!("backend: float reference (f32)");
     Ok(())
 }
 
-/// Writes and flushes `text`; `Ok(false)` when the reader has gone (e.g. `| head`).
-fn emit(out: &mut impl Write, text: &str) -> anyhow::Result<bool> {
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
-        Err(e) => Err(e).context("writing to stdout"),
-    }
-}
-
-fn summary(
-    prompt: usize,
-    generated: usize,
-    decode_steps: usize,
-    prefill: Duration,
-    decode: Duration,
-    stop: &str,
-) -> String {
+fn summary(prompt: usize, o: &Outcome) -> String {
     let rate = |n: usize, d: Duration| n as f64 / d.as_secs_f64().max(1e-9);
     format!(
-        "{generated} tokens generated after a {prompt}-token prompt (stop: {stop}) | prefill {:.1} ms ({:.1} tok/s) | decode {:.1} ms for {decode_steps} steps ({:.2} tok/s)",
-        prefill.as_secs_f64() * 1e3,
-        rate(prompt, prefill),
-        decode.as_secs_f64() * 1e3,
+        "{} tokens generated after a {prompt}-token prompt (stop: {}) | prefill {:.1} ms ({:.1} tok/s) | decode {:.1} ms for {} steps ({:.2} tok/s)",
+        o.generated,
+        o.stop,
+        o.prefill.as_secs_f64() * 1e3,
+        rate(prompt, o.prefill),
+        o.decode.as_secs_f64() * 1e3,
+        o.decode_steps,
         // The first generated token comes from the prefill's logits; each decode step
         // consumes one generated token and yields the logits of the next.
-        rate(decode_steps, decode),
+        rate(o.decode_steps, o.decode),
     )
 }
 
-/// Greedy argmax at temperature 0, else a draw from `softmax(logits / T)`.
+/// Float backend: greedy argmax at temperature 0, else a draw from `softmax(logits / T)`.
 struct Sampler {
     temperature: f32,
     rng: ChaCha8Rng,
@@ -217,96 +437,9 @@ impl Sampler {
     }
 }
 
-/// Incremental detokenisation: decodes the tokens since the last emitted chunk together with
-/// that chunk (so tokenizers that depend on context, e.g. for leading spaces, decode the same
-/// as they would in one piece), and emits the new text only once it does not end in an
-/// incomplete UTF-8 sequence (which decoders render as U+FFFD).
-struct TextStream<'a> {
-    tokenizer: &'a Tokenizer,
-    tokens: Vec<u32>,
-    /// Start of the last emitted chunk's tokens.
-    prev: usize,
-    /// End of the emitted tokens.
-    current: usize,
-    ended_with_newline: bool,
-}
-
-impl<'a> TextStream<'a> {
-    fn new(tokenizer: &'a Tokenizer) -> Self {
-        TextStream {
-            tokenizer,
-            tokens: Vec::new(),
-            prev: 0,
-            current: 0,
-            ended_with_newline: false,
-        }
-    }
-
-    fn decode(&self, tokens: &[u32]) -> anyhow::Result<String> {
-        self.tokenizer
-            .decode(tokens, true)
-            .map_err(|e| anyhow::anyhow!("decoding tokens: {e}"))
-    }
-
-    /// The new text `token` completes, if any.
-    fn push(&mut self, token: u32) -> anyhow::Result<Option<String>> {
-        let before = self.decode(&self.tokens[self.prev..self.current])?;
-        self.tokens.push(token);
-        let after = self.decode(&self.tokens[self.prev..])?;
-        if after.ends_with('\u{FFFD}') || !after.starts_with(&before) || after.len() == before.len()
-        {
-            return Ok(None);
-        }
-        let text = after[before.len()..].to_string();
-        self.prev = self.current;
-        self.current = self.tokens.len();
-        self.ended_with_newline = text.ends_with('\n');
-        Ok(Some(text))
-    }
-
-    /// Whatever is still held back (an incomplete character at the end shows as U+FFFD).
-    fn finish(&mut self) -> anyhow::Result<String> {
-        let before = self.decode(&self.tokens[self.prev..self.current])?;
-        let after = self.decode(&self.tokens[self.prev..])?;
-        self.prev = self.current;
-        self.current = self.tokens.len();
-        Ok(after.get(before.len()..).unwrap_or(&after).to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn byte_tokenizer() -> Tokenizer {
-        let json = tokenfab_checkpoint::byte_level_tokenizer_json();
-        Tokenizer::from_bytes(json.as_bytes()).expect("tokenizer")
-    }
-
-    #[test]
-    fn multibyte_characters_are_held_until_complete() {
-        let tokenizer = byte_tokenizer();
-        let mut stream = TextStream::new(&tokenizer);
-        let mut text = String::new();
-        // "é" is C3 A9 and "€" is E2 82 AC: every prefix of them is held back.
-        for b in "aé€b".bytes() {
-            if let Some(chunk) = stream.push(b as u32).unwrap() {
-                assert!(!chunk.contains('\u{FFFD}'), "{chunk:?}");
-                text.push_str(&chunk);
-            }
-        }
-        text.push_str(&stream.finish().unwrap());
-        assert_eq!(text, "aé€b");
-    }
-
-    #[test]
-    fn a_truncated_character_is_flushed_at_the_end() {
-        let tokenizer = byte_tokenizer();
-        let mut stream = TextStream::new(&tokenizer);
-        assert_eq!(stream.push(b'x' as u32).unwrap().as_deref(), Some("x"));
-        assert_eq!(stream.push(0xE2).unwrap(), None);
-        assert_eq!(stream.finish().unwrap(), "\u{FFFD}");
-    }
 
     #[test]
     fn sampling_is_seeded_and_greedy_at_zero_temperature() {
