@@ -119,6 +119,19 @@ pub fn check_shape(dir: &Path, config: &AccelConfig, d: &Dims) -> Result<(), Com
         value: value as u64,
         reason,
     };
+    for (dimension, value) in [
+        ("hidden_size", d.hidden),
+        ("num_attention_heads", d.heads),
+        ("num_key_value_heads", d.kv_heads),
+        ("head_dim", d.head_dim),
+        ("intermediate_size", d.intermediate),
+        ("vocab_size", d.vocab),
+        ("num_hidden_layers", d.layers),
+    ] {
+        if value == 0 {
+            return Err(bad(dimension, 0, "a decode step needs at least 1".into()));
+        }
+    }
     let g = d.group;
     for (dimension, value) in [
         ("hidden_size", d.hidden),
@@ -147,14 +160,14 @@ pub fn check_shape(dir: &Path, config: &AccelConfig, d: &Dims) -> Result<(), Com
             format!("RMSNorm's sum-of-squares bound covers at most {MAX_NORM_DIM} (numerics::rms_norm::MAX_NORM_DIM)"),
         ));
     }
-    if d.head_dim % 2 != 0 || d.head_dim == 0 {
+    if d.head_dim % 2 != 0 {
         return Err(bad(
             "head_dim",
             d.head_dim,
-            "RoPE rotates pairs of dimensions, so it must be even and non-zero".into(),
+            "RoPE rotates pairs of dimensions, so it must be even".into(),
         ));
     }
-    if d.kv_heads == 0 || d.heads % d.kv_heads != 0 {
+    if d.heads % d.kv_heads != 0 {
         return Err(bad(
             "num_attention_heads",
             d.heads,
@@ -218,5 +231,21 @@ mod tests {
         assert_eq!(field_max(Opcode::KvConfig, "head_dim"), 2047);
         assert_eq!(field_max(Opcode::Argmax, "len"), (1 << 17) - 1);
         assert_eq!(field_max(Opcode::Argmax, "no_such_field"), 0);
+    }
+
+    #[test]
+    fn empty_dimensions_are_refused_before_anything_divides_by_them() {
+        // config.json parsing refuses these too; the compiler does not rely on it.
+        let accel = AccelConfig::preset("tiny").unwrap();
+        let mut d = crate::passes::graph::tests::dims();
+        check_shape(Path::new("m"), &accel, &d).unwrap();
+        d.kv_heads = 0;
+        let e = check_shape(Path::new("m"), &accel, &d)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "m: num_key_value_heads = 0 is not supported by configuration `tiny`: a decode step needs at least 1"
+        );
     }
 }
