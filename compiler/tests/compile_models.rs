@@ -169,7 +169,16 @@ fn the_manifest_identifies_the_model() {
     );
     assert_eq!(
         ma.passes,
-        ["import", "graph", "quantise", "fuse", "tile-layout", "memory-plan", "schedule", "emit"]
+        [
+            "import",
+            "graph",
+            "quantise",
+            "fuse",
+            "tile-layout",
+            "memory-plan",
+            "schedule",
+            "emit"
+        ]
     );
     assert!(ma.labels.iter().any(|l| l.text.starts_with("layer 1 mlp")));
 }
