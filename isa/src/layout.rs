@@ -82,12 +82,13 @@ pub fn code_bytes(format: WeightFormat, n: usize) -> usize {
     }
 }
 
-/// Bytes of a `rows x k` matrix's weight stream (any tile height).
+/// Bytes of a `rows x k` matrix's weight stream (any tile height). `group` must already be
+/// validated (`numerics::matmul::check_shape`); a zero group is the caller's bug.
 pub fn matrix_stream_bytes(rows: usize, k: usize, group: usize, format: WeightFormat) -> usize {
     rows * (4 + 2 * (k / group) + code_bytes(format, k))
 }
 
-/// Bytes of one embedding row.
+/// Bytes of one embedding row (`group` validated as for [`matrix_stream_bytes`]).
 pub fn embedding_row_bytes(k: usize, group: usize, format: WeightFormat) -> usize {
     4 + 2 * (k / group) + code_bytes(format, k)
 }

@@ -20,6 +20,12 @@
 //! - **Weight FIFO**: byte streams queued by `WFETCH`, consumed in order by `MATMUL`.
 //! - **KV geometry registers** `KVHEADS`, `KVDIM`, `KVCTX`, set by `KVCFG`.
 //!
+//! **Launch state.** Every launch starts with all three on-chip memories zero, the weight FIFO
+//! empty, the KV geometry registers unset (an instruction that needs them before `KVCFG` is an
+//! error) and `OUT[n] = 0`; DRAM keeps its contents between launches (the KV cache is the state
+//! a sequence carries from step to step). At `HALT` the weight FIFO must be empty: a stream that
+//! no `MATMUL` consumed is a program error.
+//!
 //! **Order.** Instructions take effect in program order, with one exception that is the point of
 //! the design: `WFETCH` streams may be fetched ahead of the instructions before them, into a
 //! FIFO of the configuration's capacity, so DRAM streams the next matrix while the vector unit

@@ -220,7 +220,8 @@ instructions! {
     /// Append the byte range `[dram, dram + bytes)` to the weight FIFO. The DMA follows the range
     /// sequentially; the next `MATMUL` instructions consume the FIFO in order. A `WFETCH` may run
     /// ahead of the instructions before it (bounded by the FIFO's capacity): this is how the next
-    /// weight stream overlaps the current computation.
+    /// weight stream overlaps the current computation. That is only well defined because the
+    /// range must lie inside the program's image, which nothing writes at run time.
     WeightFetch = 0x02, "WFETCH", Load {
         dram: u64 = 40, "DRAM byte address of the stream",
         bytes: u64 = 36, "stream length in bytes",
@@ -334,8 +335,9 @@ instructions! {
     },
 
     /// Write the `KVHEADS` activation vectors at `src` (key or value
-    /// heads of the current position, `KVDIM` mantissas each) into the cache region at `base`,
-    /// at position `POS[n]` of sequence `SEQ[n]` for each active column (the KV-entry layout).
+    /// heads of the current position, `KVDIM` mantissas each, back to back as `QUANT` writes
+    /// them: head `h` at `src + h * (KVDIM + 2)`) into the cache region at `base`, at position
+    /// `POS[n]` of sequence `SEQ[n]` for each active column (the KV-entry layout).
     KvStore = 0x30, "KVSTORE", Store {
         src: u32 = 20, "activation-memory word address of the first head",
         base: u64 = 40, "DRAM byte address of this layer's key or value region",

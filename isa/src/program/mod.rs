@@ -17,6 +17,7 @@ use thiserror::Error;
 
 use crate::config::AccelConfig;
 use crate::instr::{Instr, IsaError};
+use crate::layout::{embedding_row_bytes, format_from_code, kv_entry_bytes};
 
 pub use file::{FORMAT_VERSION, MAGIC};
 
@@ -234,6 +235,116 @@ impl Program {
         }
         if self.instrs.last() != Some(&Instr::Halt {}) {
             return bad("the instruction stream does not end in HALT".into());
+        }
+        self.check_regions().or_else(bad)?;
+        self.check_instruction_ranges().or_else(bad)
+    }
+
+    /// The KV and logits regions have the sizes their geometry implies.
+    fn check_regions(&self) -> Result<(), String> {
+        let m = &self.manifest;
+        let kv = &m.memory.kv;
+        let per_layer = [kv.slots, kv.heads, kv.ctx]
+            .iter()
+            .try_fold(kv_entry_bytes(kv.head_dim as usize) as u64, |a, &x| {
+                a.checked_mul(x as u64)
+            })
+            .ok_or("KV geometry overflows")?;
+        let expected = per_layer
+            .checked_mul(2 * kv.layers as u64)
+            .ok_or("KV geometry overflows")?;
+        if kv.region.bytes != expected {
+            return Err(format!(
+                "KV region is {} bytes; {} layers x 2 x {} slots x {} heads x {} positions x {} \
+                 bytes per entry is {expected}",
+                kv.region.bytes,
+                kv.layers,
+                kv.slots,
+                kv.heads,
+                kv.ctx,
+                kv_entry_bytes(kv.head_dim as usize)
+            ));
+        }
+        for (l, &(k, v)) in kv.layer_bases.iter().enumerate() {
+            for base in [k, v] {
+                if base < kv.region.base || base + per_layer > kv.region.end() {
+                    return Err(format!(
+                        "layer {l}'s KV base 0x{base:x} is outside the KV region"
+                    ));
+                }
+            }
+        }
+        let logits = m.config.max_columns as u64 * m.model.vocab_size as u64 * 4;
+        if m.memory.logits.bytes < logits {
+            return Err(format!(
+                "logits region is {} bytes; {} columns of {} lanes need {logits}",
+                m.memory.logits.bytes, m.config.max_columns, m.model.vocab_size
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every DRAM range an instruction names statically lies in the region it must: weight
+    /// streams, parameter loads and embedding rows in the read-only image, KV bases at a layer's
+    /// base, stores in the logits region.
+    fn check_instruction_ranges(&self) -> Result<(), String> {
+        let m = &self.manifest;
+        let image = m.memory.image;
+        let kv = &m.memory.kv;
+        let inside = |r: Region, base: u64, bytes: u64| {
+            base >= r.base && base.checked_add(bytes).is_some_and(|end| end <= r.end())
+        };
+        for (index, i) in self.instrs.iter().enumerate() {
+            let fail = |what: &str| {
+                Err(format!(
+                    "instruction {index} ({}): {what}",
+                    i.spec().mnemonic
+                ))
+            };
+            match *i {
+                Instr::WeightFetch { dram, bytes } if !inside(image, dram, bytes) => {
+                    return fail("weight stream outside the image");
+                }
+                Instr::LoadParams { dram, words, .. } if !inside(image, dram, 4 * words as u64) => {
+                    return fail("parameter load outside the image");
+                }
+                Instr::Embed {
+                    dram,
+                    k,
+                    group,
+                    format,
+                    ..
+                } => {
+                    let (k, group) = (k as usize, group as usize);
+                    if crate::numerics::weights::check_group(k, group).is_err()
+                        || format_from_code(format).is_err()
+                    {
+                        return fail("invalid embedding row shape");
+                    }
+                    let format = format_from_code(format).expect("checked above");
+                    let rows = embedding_row_bytes(k, group, format) as u64;
+                    if !inside(image, dram, rows * m.model.vocab_size as u64) {
+                        return fail("embedding table outside the image");
+                    }
+                }
+                Instr::KvStore { base, .. }
+                | Instr::Score { base, .. }
+                | Instr::WeightedSum { base, .. }
+                    if !kv.layer_bases.iter().any(|&(k, v)| base == k || base == v) =>
+                {
+                    return fail("KV base is not a layer's key or value region");
+                }
+                Instr::Store { dram, len, .. }
+                    if !inside(
+                        m.memory.logits,
+                        dram,
+                        4 * len as u64 * m.config.max_columns as u64,
+                    ) =>
+                {
+                    return fail("store outside the logits region");
+                }
+                _ => {}
+            }
         }
         Ok(())
     }

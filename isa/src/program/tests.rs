@@ -211,3 +211,56 @@ fn inconsistent_memory_maps_are_rejected_before_writing() {
     p.image.clear();
     p.check("p").unwrap();
 }
+
+#[test]
+fn region_sizes_and_static_instruction_ranges_are_checked() {
+    let msg = |p: Program| p.check("p").unwrap_err().to_string();
+    let mut p = program();
+    p.manifest.memory.kv.region.bytes -= 36;
+    p.manifest.memory.logits.base -= 36;
+    assert!(msg(p).starts_with("p: KV region is 1116 bytes; 1 layers x 2"));
+    let mut p = program();
+    p.manifest.memory.kv.layer_bases[0].1 = 64 + 16 * 36 + 4;
+    assert_eq!(
+        msg(p),
+        "p: layer 0's KV base 0x284 is outside the KV region"
+    );
+    let mut p = program();
+    p.manifest.memory.logits.bytes = 60;
+    assert_eq!(
+        msg(p),
+        "p: logits region is 60 bytes; 4 columns of 4 lanes need 64"
+    );
+    let mut p = program();
+    p.instrs
+        .insert(0, Instr::WeightFetch { dram: 60, bytes: 8 });
+    assert_eq!(
+        msg(p),
+        "p: instruction 0 (WFETCH): weight stream outside the image"
+    );
+    let mut p = program();
+    p.instrs.insert(
+        0,
+        Instr::KvStore {
+            src: 0,
+            base: 64 + 4,
+        },
+    );
+    assert_eq!(
+        msg(p),
+        "p: instruction 0 (KVSTORE): KV base is not a layer's key or value region"
+    );
+    let mut p = program();
+    p.instrs.insert(
+        0,
+        Instr::Store {
+            src: 0,
+            dram: p.manifest.memory.logits.base,
+            len: 5,
+        },
+    );
+    assert_eq!(
+        msg(p),
+        "p: instruction 0 (STORE): store outside the logits region"
+    );
+}
