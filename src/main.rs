@@ -33,6 +33,9 @@ enum Command {
     /// Run a compiled program on the simulator; prints the generated token ids (--check: against
     /// the quantised golden reference, every logit).
     Simulate(cli::simulate::SimulateArgs),
+    /// Held-out loss, logits agreement and top-1 agreement of the quantised weights and of the
+    /// accelerator's numerics against the float reference.
+    Accuracy(cli::accuracy::AccuracyArgs),
 }
 
 fn main() {
@@ -45,6 +48,7 @@ fn main() {
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Reference(args) => cli::reference::run(args),
         Command::Simulate(args) => cli::simulate::run(args),
+        Command::Accuracy(args) => cli::accuracy::run(args),
     };
     if let Err(err) = result {
         // One line, the whole cause chain, non-zero exit: bad input never panics.

@@ -1,5 +1,6 @@
 //! One module per subcommand; each defines its `clap` arguments and a `run` function.
 
+pub mod accuracy;
 pub mod cache;
 pub mod compile;
 pub mod disasm;
