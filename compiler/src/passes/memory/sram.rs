@@ -6,6 +6,12 @@
 //! larger first among equals, each at the lowest address that overlaps no buffer still live
 //! (first fit). For one decode step this keeps the residual stream at a fixed address and lets
 //! each layer's intermediates reuse the space of the previous layer's.
+//!
+//! The trade-off: reuse creates write-after-read dependencies that are not data dependencies
+//! (the quantised query of head `i + 1` lands where head `i`'s query was, so it must wait for
+//! head `i`'s `SCORE` to read it). Functionally this is invisible; a timing model with a
+//! scoreboard sees it as a stall. If that stall shows up in the cycle counts, the fix is here:
+//! prefer the least recently freed space over the lowest address.
 
 use crate::ir::verify::lifetimes;
 use crate::ir::{Graph, Mem};
