@@ -1,9 +1,9 @@
 //! `AccelConfig`: one accelerator configuration, read from a preset TOML in `configs/`.
 //!
 //! One configuration drives everything that depends on the machine (Architecture Invariant 2):
-//! the compiler's tiling and memory plan, the simulator's units and (issue 4) timing, the RTL's
-//! parameters and the FPGA flow. A program embeds the configuration it was compiled for, so a
-//! program file is self-contained.
+//! the compiler's tiling and memory plan, the simulator's units, timing and energy model
+//! ([`Energy`]), the RTL's parameters and the FPGA flow. A program embeds the configuration it
+//! was compiled for, so a program file is self-contained.
 //!
 //! Presets are data files, `configs/<name>.toml`; [`AccelConfig::preset`] finds them by name in
 //! the repository's `configs/` directory (or `TOKENFAB_CONFIGS`), and [`AccelConfig::load`] reads
@@ -75,8 +75,8 @@ pub struct Sram {
     pub weight_fifo_bytes: usize,
 }
 
-/// The DRAM system as the compiler sees it (the timing and energy of the standard are issue 4's
-/// memory presets, named by `standard`).
+/// The DRAM system as the compiler sees it (the timing and energy of the standard are in its
+/// memory preset, `configs/memory/<standard>.toml`, which the simulator reads).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dram {
@@ -99,6 +99,38 @@ pub struct Weights {
     pub groups: Vec<usize>,
 }
 
+/// The accelerator side of the energy model (the DRAM side is the memory standard's): energy per
+/// operation of the datapaths, per byte of each on-chip memory, and the chip's static power.
+/// Every preset cites the source of each number in comments and names them in `sources`, which
+/// the simulator's report repeats.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Energy {
+    /// One INT8 weight x 16-bit activation mantissa multiply-accumulate (`MATMUL` with INT8
+    /// weights), including its share of the 32-bit accumulation, pJ.
+    pub mac_int8_pj: f64,
+    /// One INT4 weight x 16-bit mantissa multiply-accumulate (`MATMUL` with INT4 weights), pJ.
+    pub mac_int4_pj: f64,
+    /// One 16-bit x 16-bit mantissa multiply-accumulate of the attention products (`SCORE`,
+    /// `PV`), pJ.
+    pub mac_attention_pj: f64,
+    /// One vector-unit lane operation on a 32-bit Q15.16 lane (as the simulator counts them), pJ.
+    pub vector_lane_op_pj: f64,
+    /// Per byte written into or read out of the stream buffers (the weight FIFO, and the KV-cache
+    /// and embedding-row reads on their way into the matrix engine), pJ.
+    pub stream_buffer_pj_per_byte: f64,
+    /// Per byte read or written in vector memory, pJ.
+    pub vector_sram_pj_per_byte: f64,
+    /// Per byte read or written in activation memory, pJ.
+    pub activation_sram_pj_per_byte: f64,
+    /// Per byte read or written in parameter memory, pJ.
+    pub param_sram_pj_per_byte: f64,
+    /// Static (leakage) power of the whole accelerator chip, DRAM excluded, mW.
+    pub static_mw: f64,
+    /// Where the numbers above come from, one line each (reported with every energy figure).
+    pub sources: Vec<String>,
+}
+
 /// One accelerator configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -114,6 +146,7 @@ pub struct AccelConfig {
     pub sram: Sram,
     pub dram: Dram,
     pub weights: Weights,
+    pub energy: Energy,
 }
 
 /// The ISA's field widths bound some sizes: addresses into vector, activation and parameter
@@ -301,6 +334,41 @@ impl AccelConfig {
         {
             return bad("weights.groups", g.to_string(), "each one of 32, 64, 128");
         }
+        let e = &self.energy;
+        for (field, v) in [
+            ("energy.mac_int8_pj", e.mac_int8_pj),
+            ("energy.mac_int4_pj", e.mac_int4_pj),
+            ("energy.mac_attention_pj", e.mac_attention_pj),
+            ("energy.vector_lane_op_pj", e.vector_lane_op_pj),
+            (
+                "energy.stream_buffer_pj_per_byte",
+                e.stream_buffer_pj_per_byte,
+            ),
+            ("energy.vector_sram_pj_per_byte", e.vector_sram_pj_per_byte),
+            (
+                "energy.activation_sram_pj_per_byte",
+                e.activation_sram_pj_per_byte,
+            ),
+            ("energy.param_sram_pj_per_byte", e.param_sram_pj_per_byte),
+        ] {
+            if !(v.is_finite() && (0.0..=1e6).contains(&v)) {
+                return bad(field, v.to_string(), "a finite energy between 0 and 1e6 pJ");
+            }
+        }
+        if !(e.static_mw.is_finite() && (0.0..=1e6).contains(&e.static_mw)) {
+            return bad(
+                "energy.static_mw",
+                e.static_mw.to_string(),
+                "a finite power between 0 and 1e6 mW",
+            );
+        }
+        if e.sources.is_empty() || e.sources.iter().any(|s| s.trim().is_empty()) {
+            return bad(
+                "energy.sources",
+                format!("{:?}", e.sources),
+                "one non-empty line per source of the numbers above",
+            );
+        }
         Ok(())
     }
 
@@ -373,6 +441,19 @@ mod tests {
         );
         let e = AccelConfig::from_toml_str("name = 3", p).unwrap_err();
         assert!(e.to_string().starts_with("bad.toml: invalid type"), "{e}");
+        let e = AccelConfig::from_toml_str(&good.replace("static_mw = ", "static_mw = -"), p)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("bad.toml: `energy.static_mw` = -"),
+            "{e}"
+        );
+        let e = AccelConfig::from_toml_str(&good.replace("sources = [", "sources = [\"\", "), p)
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with("bad.toml: `energy.sources` = "),
+            "{e}"
+        );
         let e = AccelConfig::preset("no-such-preset").unwrap_err();
         assert!(e.to_string().contains("available: "), "{e}");
     }
