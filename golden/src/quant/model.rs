@@ -221,7 +221,7 @@ impl QuantModel {
                 expected: show(expected),
             });
         }
-        self.check_context(pos + 1)?;
+        self.check_context(pos.saturating_add(1))?;
         cache.check_next(pos)?;
         let rope_pos = u32::try_from(pos).map_err(|_| GoldenError::ContextTooLong {
             positions: pos + 1,
