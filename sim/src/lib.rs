@@ -24,6 +24,9 @@
 // The path is explicit because `dram/` (the timing model) sits beside this file.
 #[path = "dram.rs"]
 pub mod dram;
+/// DRAM standards as data and the cycle-level DRAM timing and energy model (issue 4).
+#[path = "dram/dram_timing.rs"]
+pub mod dram_timing;
 pub mod error;
 pub mod fifo;
 pub mod machine;

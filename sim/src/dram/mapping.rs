@@ -1,0 +1,236 @@
+//! Address mapping: from a byte address to channel, pseudo-channel, bank group, bank, row and
+//! column.
+//!
+//! Channels first: the address space is cut into `interleave_bytes` blocks and consecutive blocks
+//! go to consecutive channels (the accelerator preset's `dram.channels` and
+//! `dram.interleave_bytes`), so a sequential stream spreads over every channel and each channel
+//! sees its share as one contiguous *channel-local* address range.
+//!
+//! Within a channel, from the least significant end, a channel-local address is
+//!
+//! ```text
+//!   | row | bank | column (burst within the row) | bank group | pseudo-channel | byte in burst |
+//! ```
+//!
+//! - the pseudo-channel changes every burst, so both halves of an HBM channel stream together;
+//! - the bank group changes every burst (of a pseudo-channel), so back-to-back bursts of a stream
+//!   go to different bank groups and are spaced by `nCCD_S`, not the longer `nCCD_L` (on DDR4
+//!   and LPDDR5 `nCCD_L` is twice the burst, so a stream held in one bank group would get half
+//!   the bandwidth);
+//! - the column comes next, so a stream reads one whole row in every bank group before it moves
+//!   on: each activate is followed by a row's worth of row-buffer hits;
+//! - the bank changes after that, so the next stretch of the stream (the next *row-set*: one row
+//!   in each bank group) lives in other banks, which the scheduler activates while the current
+//!   ones stream: the row misses of a sequential stream are hidden by bank parallelism;
+//! - the row is last; rows beyond the standard's count wrap (a preset may be larger than the
+//!   device the standard describes; the timing does not depend on which row it is).
+//!
+//! After the pseudo-channel is removed, each pseudo-channel sees its bursts as a contiguous
+//! *unit-local burst index* `k`: `bank group = k % G`, `column = (k / G) % C`, and the row-set
+//! `k / (G * C)` picks `bank = rs % B` and `row = rs / B`. [`Geometry`] does that arithmetic.
+
+use super::standard::MemoryStandard;
+
+/// Where one burst lives inside a pseudo-channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BurstLocation {
+    pub bank_group: u32,
+    pub bank: u32,
+    pub row: u32,
+    /// Burst index within the row.
+    pub column: u32,
+}
+
+impl BurstLocation {
+    /// Bank index across bank groups (`bank_group * banks_per_group + bank`).
+    pub fn flat_bank(&self, banks_per_group: u32) -> usize {
+        (self.bank_group * banks_per_group + self.bank) as usize
+    }
+}
+
+/// Where one byte address lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub channel: u32,
+    pub pseudo_channel: u32,
+    pub burst: BurstLocation,
+}
+
+/// The organisation of one pseudo-channel, for burst-index arithmetic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub bank_groups: u32,
+    pub banks_per_group: u32,
+    pub rows: u32,
+    /// Bursts in one row.
+    pub bursts_per_row: u64,
+}
+
+impl Geometry {
+    pub fn new(standard: &MemoryStandard) -> Self {
+        let o = &standard.organisation;
+        Geometry {
+            bank_groups: o.bank_groups,
+            banks_per_group: o.banks_per_group,
+            rows: o.rows,
+            bursts_per_row: u64::from(o.row_bytes / o.bytes_per_burst),
+        }
+    }
+
+    pub fn banks(&self) -> u32 {
+        self.bank_groups * self.banks_per_group
+    }
+
+    /// Bursts in one row-set (one row in every bank group).
+    pub fn bursts_per_rowset(&self) -> u64 {
+        self.bursts_per_row * u64::from(self.bank_groups)
+    }
+
+    /// Row-sets before the mapping wraps (`banks_per_group * rows`).
+    pub fn rowsets(&self) -> u64 {
+        u64::from(self.banks_per_group) * u64::from(self.rows)
+    }
+
+    /// The bank (within each bank group) and row of row-set `rs`.
+    pub fn rowset_bank_row(&self, rs: u64) -> (u32, u32) {
+        let rs = rs % self.rowsets();
+        let b = u64::from(self.banks_per_group);
+        ((rs % b) as u32, (rs / b) as u32)
+    }
+
+    /// Where unit-local burst `k` lives.
+    pub fn locate(&self, k: u64) -> BurstLocation {
+        let g = u64::from(self.bank_groups);
+        let (bank, row) = self.rowset_bank_row(k / self.bursts_per_rowset());
+        BurstLocation {
+            bank_group: (k % g) as u32,
+            bank,
+            row,
+            column: ((k / g) % self.bursts_per_row) as u32,
+        }
+    }
+}
+
+/// Channel and pseudo-channel interleaving of a whole memory system.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddressMapping {
+    pub channels: u64,
+    pub interleave_bytes: u64,
+    pub pseudo_channels: u64,
+    pub bytes_per_burst: u64,
+    pub geometry: Geometry,
+}
+
+impl AddressMapping {
+    pub fn new(standard: &MemoryStandard, channels: u64, interleave_bytes: u64) -> Self {
+        AddressMapping {
+            channels,
+            interleave_bytes,
+            pseudo_channels: u64::from(standard.organisation.pseudo_channels),
+            bytes_per_burst: u64::from(standard.organisation.bytes_per_burst),
+            geometry: Geometry::new(standard),
+        }
+    }
+
+    /// Where byte `addr` lives.
+    pub fn locate(&self, addr: u64) -> Location {
+        let block = addr / self.interleave_bytes;
+        let local = (block / self.channels) * self.interleave_bytes + addr % self.interleave_bytes;
+        let q = local / self.bytes_per_burst;
+        Location {
+            channel: (block % self.channels) as u32,
+            pseudo_channel: (q % self.pseudo_channels) as u32,
+            burst: self.geometry.locate(q / self.pseudo_channels),
+        }
+    }
+
+    /// The channel-local byte range `[lo, hi)` that `[addr, addr + bytes)` puts on `channel`,
+    /// if any (`bytes > 0`).
+    pub fn channel_range(&self, addr: u64, bytes: u64, channel: u64) -> Option<(u64, u64)> {
+        let (c, i) = (self.channels, self.interleave_bytes);
+        let last = addr + bytes - 1;
+        let (first_block, last_block) = (addr / i, last / i);
+        let k0 = first_block + (channel + c - first_block % c) % c;
+        if k0 > last_block {
+            return None;
+        }
+        let k1 = last_block - (last_block % c + c - channel) % c;
+        let lo = (k0 / c) * i + if k0 == first_block { addr % i } else { 0 };
+        let hi = (k1 / c) * i + if k1 == last_block { last % i + 1 } else { i };
+        Some((lo, hi))
+    }
+
+    /// The unit-local bursts `(first, count)` that channel-local bytes `[lo, hi)` put on
+    /// `pseudo_channel`, if any. A burst only partly covered is moved whole.
+    pub fn unit_bursts(&self, lo: u64, hi: u64, pseudo_channel: u64) -> Option<(u64, u64)> {
+        let (p, b) = (self.pseudo_channels, self.bytes_per_burst);
+        let (q0, q1) = (lo / b, (hi - 1) / b);
+        let a = q0 + (pseudo_channel + p - q0 % p) % p;
+        if a > q1 {
+            return None;
+        }
+        let z = q1 - (q1 % p + p - pseudo_channel) % p;
+        Some((a / p, z / p - a / p + 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapping(name: &str, channels: u64, interleave: u64) -> AddressMapping {
+        AddressMapping::new(&MemoryStandard::preset(name).unwrap(), channels, interleave)
+    }
+
+    #[test]
+    fn consecutive_blocks_go_to_consecutive_channels() {
+        let m = mapping("lpddr5x", 8, 256);
+        for block in 0..64u64 {
+            let loc = m.locate(block * 256 + 17);
+            assert_eq!(u64::from(loc.channel), block % 8);
+        }
+        // Within a channel a stream rotates bank groups every burst, then columns, then banks.
+        let g = &m.geometry;
+        assert_eq!(g.locate(0).bank_group, 0);
+        assert_eq!(g.locate(1).bank_group, 1);
+        assert_eq!(g.locate(4).column, 1);
+        assert_eq!(g.locate(g.bursts_per_rowset()).bank, 1);
+        assert_eq!(g.locate(g.bursts_per_rowset() * 4).row, 1);
+    }
+
+    #[test]
+    fn pseudo_channels_alternate_every_burst() {
+        let m = mapping("hbm3", 2, 256);
+        assert_eq!(m.locate(0).pseudo_channel, 0);
+        assert_eq!(m.locate(32).pseudo_channel, 1);
+        assert_eq!(m.locate(64).pseudo_channel, 0);
+        assert_eq!(m.locate(64).burst.bank_group, 1);
+    }
+
+    #[test]
+    fn channel_ranges_cover_every_byte_exactly_once() {
+        let m = mapping("hbm3", 3, 256);
+        for (addr, bytes) in [(0u64, 1u64), (100, 300), (255, 2), (1000, 5000), (7, 768)] {
+            let mut covered = 0;
+            for ch in 0..3 {
+                if let Some((lo, hi)) = m.channel_range(addr, bytes, ch) {
+                    covered += hi - lo;
+                    // The range's first byte is on this channel.
+                    let first = (lo / 256) * 3 * 256 + ch * 256 + lo % 256;
+                    assert_eq!(u64::from(m.locate(first).channel), ch);
+                }
+            }
+            assert_eq!(covered, bytes, "addr {addr} bytes {bytes}");
+        }
+    }
+
+    #[test]
+    fn unit_bursts_split_a_channel_range_between_pseudo_channels() {
+        let m = mapping("hbm3", 1, 256);
+        // 10 bursts of 32 bytes starting at burst 3: bursts 3..=12.
+        let (lo, hi) = (3 * 32, 13 * 32);
+        assert_eq!(m.unit_bursts(lo, hi, 0), Some((2, 5))); // 4, 6, 8, 10, 12
+        assert_eq!(m.unit_bursts(lo, hi, 1), Some((1, 5))); // 3, 5, 7, 9, 11
+        assert_eq!(m.unit_bursts(32, 33, 0), None);
+    }
+}

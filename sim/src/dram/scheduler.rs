@@ -1,0 +1,463 @@
+//! The command scheduler of one unit (one pseudo-channel): a queue of bursts, the banks, the
+//! timing state and refresh, advanced command by command.
+//!
+//! Policy: open page, **in-order column commands, out-of-order row commands within a look-ahead
+//! window**.
+//!
+//! - Column commands (`RD`/`WR`) issue strictly in queue order. The DMA engines consume data in
+//!   the order they asked for it, a sequential weight stream gains nothing from reordering its
+//!   columns, and in-order issue keeps each request's completion well defined.
+//! - Row commands are where the bandwidth is: the scheduler looks at the next
+//!   `lookahead` bursts, finds each bank's first use there and, if that bank does not have the
+//!   needed row open, issues its `PRE` or `ACT` as early as the constraint rows allow (the first
+//!   ready such command wins, oldest first on a tie). So the next row-set of a stream is opened
+//!   while the current one streams, and scattered reads to different banks overlap their
+//!   activates — the bank-level parallelism FR-FCFS would give, without reordering the data.
+//!   A row stays open after use (open page) until another row of that bank is needed.
+//! - Refresh (see [`super::refresh`]) takes priority once it is owed.
+//!
+//! The scheduler is event-driven but cycle-exact: instead of asking every cycle "can anything
+//! issue now?", it computes for each candidate command the earliest cycle the rows allow and
+//! issues the earliest (on a tie: an owed per-bank refresh, then the head's column command, then
+//! row commands oldest first). Nothing can issue in between, so the result is what a
+//! cycle-by-cycle loop with the same priorities produces. A command never issues before the
+//! previous one (`floor`), nor before its request arrived; a unit never schedules past the
+//! target cycle it is advanced to (only the fast path commits ahead, where that is exact).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::bank::{Access, Bank};
+use super::constraints::{Command, CompiledRows};
+use super::fastpath::FastCarry;
+use super::mapping::Geometry;
+use super::refresh::RefreshState;
+use super::standard::Refresh;
+use super::stats::Counters;
+use super::timing::TimingState;
+
+/// Most candidate row commands evaluated per decision.
+pub const MAX_NEEDY: usize = 8;
+
+/// What every unit of a memory system shares.
+#[derive(Clone, Debug)]
+pub struct UnitParams {
+    pub geometry: Geometry,
+    pub rows: CompiledRows,
+    pub refresh: Refresh,
+    pub refresh_on: bool,
+    pub n_refi: u32,
+    /// Command to last data beat: `nCL + nBL` for reads, `nCWL + nBL` for writes.
+    pub read_latency: i64,
+    pub write_latency: i64,
+    /// Bursts the row-command look-ahead sees.
+    pub lookahead: u64,
+    pub trace: bool,
+}
+
+/// A contiguous run of one request's bursts on this unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// The request's slot in the model.
+    pub req: usize,
+    /// First unit-local burst index.
+    pub first: u64,
+    pub count: u64,
+    /// Bursts already issued (the front segment only).
+    pub issued: u64,
+    pub write: bool,
+    pub arrival: i64,
+}
+
+impl Segment {
+    pub fn next(&self) -> u64 {
+        self.first + self.issued
+    }
+}
+
+/// One issued command, for traces and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceRecord {
+    pub cycle: i64,
+    pub command: Command,
+    pub bank_group: u32,
+    pub bank: u32,
+    pub row: u32,
+}
+
+/// The look-ahead window: banks whose first use needs a row command, and every bank in use.
+struct Window {
+    needy: [(usize, u32, i64); MAX_NEEDY],
+    n: usize,
+    busy: u64,
+}
+
+enum Choice {
+    Column,
+    Row(usize),
+    Refresh(Command, [usize; 2], usize),
+}
+
+/// One pseudo-channel.
+#[derive(Clone, Debug)]
+pub struct Unit {
+    pub p: Arc<UnitParams>,
+    pub timing: TimingState,
+    pub banks: Vec<Bank>,
+    pub queue: VecDeque<Segment>,
+    pub refresh: RefreshState,
+    /// Cycle of the last issued command.
+    pub floor: i64,
+    pub counters: Counters,
+    /// Segments finished: (request slot, cycle of the last data beat).
+    pub finished: Vec<(usize, i64)>,
+    pub trace: Vec<TraceRecord>,
+    /// The burst a contiguous stream would issue next, and its direction.
+    pub next_contig: Option<(u64, bool)>,
+    /// Where the current contiguous stream began.
+    pub contig_since: u64,
+    /// The last command was a column command that moved the head to a row-set boundary.
+    pub at_boundary: bool,
+    pub carry: FastCarry,
+}
+
+impl Unit {
+    pub fn new(p: Arc<UnitParams>) -> Self {
+        let g = &p.geometry;
+        Unit {
+            timing: TimingState::new(g.bank_groups, g.banks_per_group),
+            banks: vec![Bank::default(); g.banks() as usize],
+            queue: VecDeque::new(),
+            refresh: RefreshState::new(&p.refresh, p.n_refi, g.banks(), p.refresh_on),
+            floor: 0,
+            counters: Counters::default(),
+            finished: Vec::new(),
+            trace: Vec::new(),
+            next_contig: None,
+            contig_since: 0,
+            at_boundary: false,
+            carry: FastCarry::default(),
+            p,
+        }
+    }
+
+    /// Queue a segment.
+    pub fn push(&mut self, seg: Segment) {
+        self.queue.push_back(seg);
+    }
+
+    fn scan_window(&self) -> Window {
+        let g = &self.p.geometry;
+        let (groups, per_group) = (u64::from(g.bank_groups), g.banks_per_group);
+        let bpr = g.bursts_per_rowset();
+        let mut w = Window {
+            needy: [(0, 0, 0); MAX_NEEDY],
+            n: 0,
+            busy: 0,
+        };
+        let mut budget = self.p.lookahead;
+        for seg in &self.queue {
+            let mut k = seg.next();
+            let mut n = (seg.count - seg.issued).min(budget);
+            budget -= n;
+            while n > 0 {
+                let off = k % bpr;
+                let chunk = n.min(bpr - off);
+                let (bank, row) = g.rowset_bank_row(k / bpr);
+                for i in 0..chunk.min(groups) {
+                    // `bpr` is a multiple of the bank-group count, so `k % groups == off % groups`.
+                    let bg = ((off + i) % groups) as u32;
+                    let b = (bg * per_group + bank) as usize;
+                    if w.busy & (1 << b) != 0 {
+                        continue;
+                    }
+                    w.busy |= 1 << b;
+                    if self.banks[b].open_row != Some(row) && w.n < MAX_NEEDY {
+                        w.needy[w.n] = (b, row, seg.arrival);
+                        w.n += 1;
+                    }
+                }
+                k += chunk;
+                n -= chunk;
+            }
+            if budget == 0 {
+                break;
+            }
+        }
+        w
+    }
+
+    /// Banks of the per-bank refresh group being refreshed, as a mask.
+    fn refresh_target_mask(&self) -> u64 {
+        match self.refresh {
+            RefreshState::PerBank {
+                target: Some(g),
+                groups,
+                banks_per_refresh,
+                ..
+            } => {
+                let (b, n) = RefreshState::group_banks(groups, banks_per_refresh, g);
+                b[..n].iter().fold(0, |m, &b| m | 1 << b)
+            }
+            _ => 0,
+        }
+    }
+
+    /// Issue the next command if it can issue by `target`; false if none can.
+    pub fn step(&mut self, target: i64) -> bool {
+        let idle = self.queue.is_empty();
+        if (idle && (target == i64::MAX || self.refresh.due().is_none())) || self.floor > target {
+            // Nothing to do, or this unit's committed schedule already runs past the target.
+            return false;
+        }
+        let win = self.scan_window();
+        let rows = &self.p.rows;
+        let (mut best_t, mut best) = (i64::MAX, None);
+        if !idle {
+            let seg = self.queue.front().expect("not idle");
+            let loc = self.p.geometry.locate(seg.next());
+            let b = loc.flat_bank(self.p.geometry.banks_per_group);
+            if self.banks[b].open_row == Some(loc.row) {
+                let cmd = if seg.write { Command::Wr } else { Command::Rd };
+                best_t = self
+                    .timing
+                    .earliest(rows, cmd, &[b])
+                    .max(seg.arrival)
+                    .max(self.floor);
+                best = Some(Choice::Column);
+            }
+            let blocked = self.refresh_target_mask();
+            for (i, &(b, _, arrival)) in win.needy[..win.n].iter().enumerate() {
+                if blocked & (1 << b) != 0 {
+                    continue;
+                }
+                let cmd = if self.banks[b].is_open() {
+                    Command::Pre
+                } else {
+                    Command::Act
+                };
+                let t = self
+                    .timing
+                    .earliest(rows, cmd, &[b])
+                    .max(arrival)
+                    .max(self.floor);
+                if t < best_t {
+                    (best_t, best) = (t, Some(Choice::Row(i)));
+                }
+            }
+        }
+        // A refresh falls due if its cycle comes no later than the command that would issue next.
+        self.choose_refresh_target(win.busy);
+        let mut refresh = self.refresh_candidate();
+        let owed_all_bank = |r: &RefreshState| matches!(r, RefreshState::AllBank(d) if d.owed > 0);
+        let next_t = match &refresh {
+            Some((t, _)) if owed_all_bank(&self.refresh) => *t,
+            Some((t, _)) => best_t.min(*t),
+            None => best_t,
+        };
+        if let Some(due) = self.refresh.due_mut() {
+            if due.accrue(next_t.min(target)) {
+                self.choose_refresh_target(win.busy);
+                refresh = self.refresh_candidate();
+            }
+        }
+        if owed_all_bank(&self.refresh) {
+            // Nothing but the refresh and the precharges it needs.
+            (best_t, best) = (i64::MAX, None);
+        }
+        if let Some((t, choice)) = refresh {
+            if t <= best_t {
+                (best_t, best) = (t, Some(choice));
+            }
+        }
+        let Some(choice) = best else { return false };
+        if best_t > target {
+            return false;
+        }
+        match choice {
+            Choice::Column => self.issue_column(best_t),
+            Choice::Row(i) => {
+                let (b, row, _) = win.needy[i];
+                let cmd = if self.banks[b].is_open() {
+                    Command::Pre
+                } else {
+                    Command::Act
+                };
+                self.issue(cmd, &[b], row, best_t);
+                self.at_boundary = false;
+            }
+            Choice::Refresh(cmd, banks, n) => {
+                self.issue(cmd, &banks[..n], 0, best_t);
+                if matches!(cmd, Command::RefAb | Command::RefPb) {
+                    self.refresh.refreshed();
+                }
+                self.at_boundary = false;
+            }
+        }
+        true
+    }
+
+    fn choose_refresh_target(&mut self, busy: u64) {
+        let timing = &self.timing;
+        let last_use =
+            |b: usize| timing.bank[b][Command::Rd.index()].max(timing.bank[b][Command::Wr.index()]);
+        self.refresh.choose_target(busy, last_use);
+    }
+
+    /// The next refresh command, if one is owed: a `PRE` of a bank it needs closed, else the
+    /// refresh itself.
+    fn refresh_candidate(&self) -> Option<(i64, Choice)> {
+        let rows = &self.p.rows;
+        let (since, banks, n, refresh_cmd) = match &self.refresh {
+            RefreshState::AllBank(d) if d.owed > 0 => (d.since, [0; 2], 0, Command::RefAb),
+            RefreshState::PerBank {
+                due,
+                target: Some(g),
+                groups,
+                banks_per_refresh,
+                ..
+            } if due.owed > 0 => {
+                let (b, n) = RefreshState::group_banks(*groups, *banks_per_refresh, *g);
+                (due.since, b, n, Command::RefPb)
+            }
+            _ => return None,
+        };
+        let at = |cmd, banks: &[usize]| {
+            self.timing
+                .earliest(rows, cmd, banks)
+                .max(since)
+                .max(self.floor)
+        };
+        let open: Vec<usize> = if refresh_cmd == Command::RefAb {
+            (0..self.banks.len())
+                .filter(|&b| self.banks[b].is_open())
+                .collect()
+        } else {
+            banks[..n]
+                .iter()
+                .copied()
+                .filter(|&b| self.banks[b].is_open())
+                .collect()
+        };
+        if open.is_empty() {
+            return Some((
+                at(refresh_cmd, &banks[..n]),
+                Choice::Refresh(refresh_cmd, banks, n),
+            ));
+        }
+        open.into_iter()
+            .map(|b| {
+                (
+                    at(Command::Pre, &[b]),
+                    Choice::Refresh(Command::Pre, [b, 0], 1),
+                )
+            })
+            .min_by_key(|(t, _)| *t)
+    }
+
+    fn issue_column(&mut self, at: i64) {
+        let g = &self.p.geometry;
+        let seg = self
+            .queue
+            .front()
+            .expect("a column command has a head burst");
+        let (k, write) = (seg.next(), seg.write);
+        let loc = g.locate(k);
+        let b = loc.flat_bank(g.banks_per_group);
+        let cmd = if write { Command::Wr } else { Command::Rd };
+        let access = self.issue(cmd, &[b], loc.row, at);
+        match access {
+            Some(Access::Hit) => self.counters.row_hits += 1,
+            Some(Access::Miss) => self.counters.row_misses += 1,
+            None => {}
+        }
+        if self.next_contig != Some((k, write)) {
+            self.contig_since = k;
+        }
+        self.next_contig = Some((k + 1, write));
+        let seg = self.queue.front_mut().expect("head");
+        seg.issued += 1;
+        if seg.issued == seg.count {
+            let latency = if write {
+                self.p.write_latency
+            } else {
+                self.p.read_latency
+            };
+            self.finished.push((seg.req, at + latency));
+            self.queue.pop_front();
+        }
+        let bpr = self.p.geometry.bursts_per_rowset();
+        self.at_boundary = match self.queue.front() {
+            Some(s) => s.next() % bpr == 0 && self.next_contig == Some((s.next(), s.write)),
+            None => {
+                self.next_contig = None;
+                false
+            }
+        };
+    }
+
+    /// Record `cmd` to `banks` at `at`: timing, bank state, counters, trace.
+    fn issue(&mut self, cmd: Command, banks: &[usize], row: u32, at: i64) -> Option<Access> {
+        debug_assert!(at >= self.floor, "commands issue in time order");
+        debug_assert!(at >= self.timing.earliest(&self.p.rows, cmd, banks));
+        self.timing.record(cmd, banks, at);
+        let mut access = None;
+        for &b in banks {
+            access = self.banks[b].apply(cmd, row);
+        }
+        let c = &mut self.counters;
+        match cmd {
+            Command::Act => c.activates += 1,
+            Command::Pre => c.precharges += 1,
+            Command::Rd => c.read_bursts += 1,
+            Command::Wr => c.write_bursts += 1,
+            Command::RefAb | Command::RefPb => c.refreshes += 1,
+        }
+        if self.p.trace {
+            let per_group = self.p.geometry.banks_per_group as usize;
+            let b = banks.first().copied().unwrap_or(0);
+            self.trace.push(TraceRecord {
+                cycle: at,
+                command: cmd,
+                bank_group: (b / per_group) as u32,
+                bank: (b % per_group) as u32,
+                row,
+            });
+        }
+        self.floor = at;
+        access
+    }
+
+    /// Account the refreshes that fall due by `target` while the queue is empty without
+    /// scheduling them one by one (fast mode): all banks end closed and the last refresh is
+    /// recorded at its due cycle.
+    pub fn skip_idle_refresh(&mut self, target: i64) {
+        if !self.queue.is_empty() || !self.refresh.is_quiet() {
+            return;
+        }
+        let Some(due) = self.refresh.due() else {
+            return;
+        };
+        let n = due.count_until(target);
+        if n == 0 {
+            return;
+        }
+        let last = due.next + due.interval * (n as i64 - 1);
+        for b in self.banks.iter_mut().filter(|b| b.is_open()) {
+            b.apply(Command::Pre, 0);
+            self.counters.precharges += 1;
+        }
+        let cmd = match self.refresh {
+            RefreshState::AllBank(_) => Command::RefAb,
+            _ => Command::RefPb,
+        };
+        if last >= self.floor {
+            self.timing.record(cmd, &[], last);
+            self.floor = last;
+        }
+        self.counters.refreshes += n;
+        self.refresh.skip(n);
+        self.next_contig = None;
+        self.at_boundary = false;
+    }
+}
