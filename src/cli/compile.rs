@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use clap::Args;
 use tokenfab_compiler::{compile, AccelConfig, CompileOptions, ScaleRule, WeightFormat};
 
@@ -61,11 +61,7 @@ pub fn run(args: CompileModelArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let program = compile(&args.model, &config, &opts)?;
     let seconds = start.elapsed().as_secs_f64();
-    // Written here rather than by `Program::write` (which `compile` has already checked) so
-    // that a failed write says "cannot write", once.
-    let bytes = program.to_bytes().map_err(|e| anyhow!("{e}"))?;
-    std::fs::write(&args.out, bytes)
-        .with_context(|| format!("{}: cannot write", args.out.display()))?;
+    program.write(&args.out)?;
 
     let m = &program.manifest;
     let (mm, w) = (&m.memory, &m.weights);

@@ -242,7 +242,7 @@ fn run_device(args: &RunArgs, p: &Prepared) -> anyhow::Result<()> {
     let accel = AccelConfig::preset(&args.config)?;
     let (mut device, what): (Box<dyn Device>, String) = match args.backend {
         Backend::Golden => {
-            let model = QuantModel::open(&args.model, q.clone())?;
+            let model = QuantModel::open(&args.model, q)?;
             let context = p.config.max_position_embeddings;
             let device = GoldenDevice::new(model, 1, context, accel.max_columns)?;
             (

@@ -314,7 +314,7 @@ instructions! {
         gate: u32 = 20, "vector-memory lane address of the gate",
         up: u32 = 20, "vector-memory lane address of the up projection",
         dst: u32 = 20, "vector-memory lane address of the output",
-        len: u32 = 17, "vector length",
+        len: u32 = 20, "vector length",
     },
 
     /// `dst[i] = vf_add(a[i], b[i])` for `i < len`, each active column; `b` is read from vector
@@ -323,7 +323,7 @@ instructions! {
         a: u32 = 20, "vector-memory lane address of the first operand",
         b: u32 = 20, "lane address of the second operand",
         dst: u32 = 20, "vector-memory lane address of the sum",
-        len: u32 = 17, "vector length",
+        len: u32 = 20, "vector length",
         b_param: u8 = 1, "1 = `b` is in parameter memory",
     },
 
@@ -331,7 +331,7 @@ instructions! {
     /// reads `OUT` after `HALT`.
     Argmax = 0x26, "ARGMAX", Vector {
         src: u32 = 20, "vector-memory lane address",
-        len: u32 = 17, "vector length",
+        len: u32 = 20, "vector length",
     },
 
     /// Write the `KVHEADS` activation vectors at `src` (key or value
@@ -348,7 +348,7 @@ instructions! {
     Store = 0x31, "STORE", Store {
         src: u32 = 20, "vector-memory lane address",
         dram: u64 = 40, "DRAM byte address for column 0",
-        len: u32 = 17, "lanes per column",
+        len: u32 = 20, "lanes per column",
     },
 
     /// Set the KV-cache geometry used by `SCORE`, `PV` and `KVSTORE`: `KVHEADS` heads of `KVDIM`

@@ -32,7 +32,7 @@ use crate::instr::{Instr, INSTR_BYTES};
 pub const MAGIC: &[u8; 8] = b"TFABPROG";
 /// The format this build writes and reads. Bump it on any change to the layout, the manifest's
 /// meaning or the instruction encoding.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Bytes before the manifest.
 pub const HEADER_BYTES: usize = 136;
 
@@ -86,9 +86,9 @@ impl Program {
         let name = path.display().to_string();
         self.check(&name)?;
         let bytes = self.to_bytes()?;
-        let io = |source| ProgramError::Io {
+        let io = |error| ProgramError::Write {
             path: name.clone(),
-            source,
+            error,
         };
         let mut f = std::fs::File::create(path).map_err(io)?;
         f.write_all(&bytes).map_err(io)?;
@@ -98,9 +98,9 @@ impl Program {
     /// Read and validate a program file.
     pub fn read(path: &Path) -> Result<Program, ProgramError> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| ProgramError::Io {
+        let bytes = std::fs::read(path).map_err(|error| ProgramError::Io {
             path: name.clone(),
-            source,
+            error,
         })?;
         Program::from_bytes(&bytes, &name)
     }

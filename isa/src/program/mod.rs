@@ -141,10 +141,16 @@ pub struct Program {
 /// Why a program could not be loaded, saved or accepted.
 #[derive(Debug, Error)]
 pub enum ProgramError {
-    #[error("{path}: cannot read: {source}")]
+    // The I/O error is part of the message, not a `source`, so a cause chain prints it once.
+    #[error("{path}: cannot read: {error}")]
     Io {
         path: String,
-        source: std::io::Error,
+        error: std::io::Error,
+    },
+    #[error("{path}: cannot write: {error}")]
+    Write {
+        path: String,
+        error: std::io::Error,
     },
     #[error("{path}: not a tokenfab program (bad magic bytes)")]
     Magic { path: String },
