@@ -374,6 +374,17 @@ impl DramModel {
         self.completions.peek().map(|Reverse(c)| c.cycle)
     }
 
+    /// The last cycle up to which every completion is already known: a request completes a
+    /// fixed latency (`nCL + nBL` or `nCWL + nBL`) after its last column command, and every
+    /// command up to now has been scheduled, so nothing can complete before `now + latency`
+    /// that is not already pollable or in [`DramModel::next_completion_cycle`]. A caller that
+    /// reacts to completions (and submits new requests at the cycle it sees them) advances at
+    /// most to this horizon while no completion is known.
+    pub fn known_completions_through(&self) -> u64 {
+        let latency = self.params.read_latency.min(self.params.write_latency).max(1);
+        (self.now + latency - 1) as u64
+    }
+
     /// Statistics since the model was created.
     pub fn stats(&self) -> DramStats {
         let counters: Vec<Counters> = self.units.iter().map(|u| u.counters).collect();
