@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{matrix, program, tiny, Image, Kv, KV};
+use common::{matrix, program, program_unchecked, tiny, Image, Kv, KV};
 use tokenfab_isa::instr::Instr;
 use tokenfab_isa::layout::encode_matrix_stream;
 use tokenfab_isa::numerics::weights::WeightFormat;
@@ -24,10 +24,15 @@ fn fails(code: Vec<Instr>, cols: &[Column]) -> SimError {
     )
 }
 
+/// The error a program gets: refused when loaded (`Program::check`'s static checks), or at
+/// run time.
 fn fails_with(img: Image, mut code: Vec<Instr>, cols: &[Column]) -> SimError {
     code.push(Instr::Halt {});
-    let p = program(tiny(), img.bytes, code, 16, KV);
-    Machine::new(&p).unwrap().launch(cols).unwrap_err()
+    let p = program_unchecked(tiny(), img.bytes, code, 16, KV);
+    match Machine::new(&p) {
+        Err(e) => e,
+        Ok(mut m) => m.launch(cols).unwrap_err(),
+    }
 }
 
 const ONE: &[Column] = &[Column {
@@ -93,32 +98,39 @@ fn out_of_bounds_sram_addresses() {
 
 #[test]
 fn out_of_map_and_read_only_dram() {
-    let e = fails(
+    // Ranges an instruction names statically are refused when the program is loaded.
+    let rejected = |code: Vec<Instr>, what: &str| {
+        let e = fails(code, ONE);
+        assert!(matches!(e, SimError::Program(_)), "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!("program rejected: <program>: instruction 0 ({what}")
+        );
+    };
+    rejected(
         vec![Instr::LoadParams {
             dram: 252,
             pmem: 0,
             words: 2,
         }],
-        ONE,
+        "LOADP): parameter load outside the image",
     );
-    assert!(
-        e.to_string().starts_with(
-            "instruction 0 (LOADP): DRAM access [0xfc, 0xfc+8) is not inside one region"
-        ),
-        "{e}"
-    );
-    let e = fails(
+    rejected(
         vec![Instr::Store {
             src: 0,
             dram: 0,
             len: 4,
         }],
-        ONE,
+        "STORE): store outside the logits region",
     );
-    assert_eq!(
-        e.to_string(),
-        "instruction 0 (STORE), column 0: DRAM write [0x0, 0x0+16) hits the read-only image [0x0, 0x100)"
+    rejected(
+        vec![Instr::WeightFetch {
+            dram: 200,
+            bytes: 100,
+        }],
+        "WFETCH): weight stream outside the image",
     );
+    // Alignment is a run-time check.
     let e = fails(
         vec![Instr::LoadParams {
             dram: 2,
@@ -131,20 +143,6 @@ fn out_of_map_and_read_only_dram() {
         e.to_string(),
         "instruction 0 (LOADP): DRAM address 0x2 is not 4-byte aligned"
     );
-    let e = fails(
-        vec![Instr::WeightFetch {
-            dram: 200,
-            bytes: 100,
-        }],
-        ONE,
-    );
-    assert!(matches!(
-        e,
-        SimError::Exec {
-            source: ExecError::StreamOutsideImage { addr: 200, .. },
-            ..
-        }
-    ));
 }
 
 fn matmul(rows: u32, format: u8) -> Instr {
@@ -213,7 +211,7 @@ fn weight_fifo_underflow_leftover_and_corrupt_codes() {
 fn formats_the_configuration_lacks_are_refused() {
     let mut config = tiny();
     config.weights.formats = vec!["int8".into()];
-    let p = program(
+    let p = program_unchecked(
         config,
         vec![0; 256],
         vec![
@@ -239,13 +237,10 @@ fn formats_the_configuration_lacks_are_refused() {
         }],
         ONE,
     );
-    assert!(matches!(
-        e,
-        SimError::Exec {
-            source: ExecError::Numerics(_),
-            ..
-        }
-    ));
+    assert_eq!(
+        e.to_string(),
+        "program rejected: <program>: instruction 0 (EMBED): invalid embedding row shape"
+    );
 }
 
 #[test]

@@ -76,7 +76,7 @@ pub fn kv_layer_bytes(kv: Kv) -> u64 {
 }
 
 /// A complete, checked program.
-pub fn program(
+pub fn program_unchecked(
     config: AccelConfig,
     image: Vec<u8>,
     instrs: Vec<Instr>,
@@ -145,13 +145,11 @@ pub fn program(
         passes: vec![],
         labels: vec![],
     };
-    let p = Program {
+    Program {
         manifest,
         instrs,
         image,
-    };
-    p.check("test program").expect("a consistent test program");
-    p
+    }
 }
 
 /// A deterministic stream of values in [-1, 1).
@@ -189,4 +187,17 @@ pub fn lanes(n: usize, amp: f32, seed: u64) -> Vec<i32> {
 /// An embedding table's rows, as the image holds them.
 pub fn embedding_bytes(m: &QuantMatrix) -> Vec<u8> {
     encode_embedding_rows(m).expect("encode")
+}
+
+/// [`program_unchecked`], and the program must pass `Program::check`.
+pub fn program(
+    config: AccelConfig,
+    image: Vec<u8>,
+    instrs: Vec<Instr>,
+    vocab: u32,
+    kv: Kv,
+) -> Program {
+    let p = program_unchecked(config, image, instrs, vocab, kv);
+    p.check("test program").expect("a consistent test program");
+    p
 }
