@@ -227,9 +227,9 @@ mod tests {
 
     #[test]
     fn field_maxima_come_from_the_table() {
-        // KVCFG head_dim is 11 bits, ARGMAX len 17 bits (see docs/isa.md).
+        // KVCFG head_dim is 11 bits, ARGMAX len 20 bits (see docs/isa.md).
         assert_eq!(field_max(Opcode::KvConfig, "head_dim"), 2047);
-        assert_eq!(field_max(Opcode::Argmax, "len"), (1 << 17) - 1);
+        assert_eq!(field_max(Opcode::Argmax, "len"), (1 << 20) - 1);
         assert_eq!(field_max(Opcode::Argmax, "no_such_field"), 0);
     }
 
