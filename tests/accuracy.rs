@@ -4,21 +4,13 @@
 //! `isa/src/numerics/mod.rs`), the JSON report's shape, and the bad-input contract (one line on
 //! stderr, exit status 1, never a panic).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use serde_json::Value;
 
-fn shipped() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/pystdlib")
-}
+mod common;
 
-fn tokenfab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tokenfab"))
-        .args(args)
-        .output()
-        .expect("the tokenfab binary runs")
-}
+use common::{fails, shipped, tokenfab};
 
 /// Runs `accuracy` with `args` plus `--json`, which must succeed; returns the stdout table and
 /// the parsed report.
@@ -38,17 +30,7 @@ fn accuracy(args: &[&str], dir: &Path) -> (String, Value) {
 fn accuracy_fails(args: &[&str]) -> String {
     let mut all = vec!["accuracy"];
     all.extend_from_slice(args);
-    let out = tokenfab(&all);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "tokenfab {all:?}: {err}");
-    assert!(
-        !err.contains("panicked"),
-        "tokenfab {all:?} panicked: {err}"
-    );
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one error line, got: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    lines[0].to_string()
+    fails(&all)
 }
 
 fn num(v: &Value, path: &[&str]) -> f64 {

@@ -5,55 +5,12 @@
 //! stderr naming the file, exit status 1, never a panic).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use tokenfab_golden::npy;
 
-fn tokenfab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tokenfab"))
-        .args(args)
-        .output()
-        .expect("the tokenfab binary runs")
-}
+mod common;
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Runs a subcommand that must succeed and returns its stdout.
-fn ok(args: &[&str]) -> String {
-    let out = tokenfab(args);
-    assert!(
-        out.status.success(),
-        "tokenfab {args:?} failed: {}",
-        stderr(&out)
-    );
-    stdout(&out)
-}
-
-/// Runs a subcommand that must fail cleanly; returns its single stderr line.
-fn fails(args: &[&str]) -> String {
-    let out = tokenfab(args);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "tokenfab {args:?}: {}",
-        stderr(&out)
-    );
-    let err = stderr(&out);
-    assert!(
-        !err.contains("panicked"),
-        "tokenfab {args:?} panicked: {err}"
-    );
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one error line, got: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    lines[0].to_string()
-}
+use common::{fails, ok};
 
 /// Decoding one step after `tokens` must fail cleanly; returns the error line.
 fn reference_fails(model: &Path, tokens: &str) -> String {

@@ -3,35 +3,12 @@
 //! `--shape-only` (and says so without it), and bad input gets one line and exit status 1.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use tokenfab_compiler::Program;
 
-fn tokenfab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tokenfab"))
-        .args(args)
-        .output()
-        .expect("the tokenfab binary runs")
-}
+mod common;
 
-fn ok(args: &[&str]) -> String {
-    let out = tokenfab(args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "tokenfab {args:?} failed: {err}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The single stderr line of a run that must fail with status 1.
-fn fails(args: &[&str]) -> String {
-    let out = tokenfab(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "tokenfab {args:?}: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "one error line: {err}");
-    assert!(lines[0].starts_with("error: "), "{err}");
-    lines[0].to_owned()
-}
+use common::{fails, ok};
 
 const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/pystdlib");
 

@@ -4,14 +4,11 @@
 //! convention `scripts/train_pystdlib.py` trained with), and that the README's main command
 //! produces text from it.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use tokenfab_checkpoint::{byte_level_tokenizer_json, Checkpoint, Family, BOS_ID, EOS_ID};
 
-fn shipped() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/pystdlib")
-}
+mod common;
+
+use common::{shipped, tokenfab};
 
 #[test]
 fn shipped_model_imports_with_the_trained_shape() {
@@ -36,14 +33,22 @@ fn shipped_tokenizer_is_the_byte_level_tokenizer() {
 
 #[test]
 fn main_command_writes_text_from_the_shipped_model() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tokenfab"))
-        .args(["run", "--prompt", "import os", "--max-tokens", "64"])
-        .output()
-        .unwrap();
+    // The README's first command: compile for the default preset, simulate, check every step.
+    let out = tokenfab(&[
+        "run",
+        "--prompt",
+        "import os",
+        "--max-tokens",
+        "64",
+        "--check",
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("import os"), "{text:?}");
     assert!(text.len() > 20, "too little text: {text:?}");
-    // The summary line goes to stderr, not into the generated text.
+    // The summary goes to stderr, not into the generated text.
     assert!(err.contains("tok/s"), "{err}");
+    assert!(err.contains("simulator (edge-lpddr5x, int8 g64)"), "{err}");
+    assert!(err.contains("every logit equal"), "{err}");
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{fails, ok, shipped};
+use common::{fails, ok, ok_both, shipped};
 use tokenfab_golden::npy;
 use tokenfab_isa::instr::Instr;
 use tokenfab_isa::Program;
@@ -36,7 +36,7 @@ fn simulate_check_agrees_with_golden_and_with_the_reference_contract() {
     let dir = tempfile::tempdir().unwrap();
     let program = compile(dir.path(), "int4");
     let logits = dir.path().join("logits.npy");
-    let (out, err) = ok(&[
+    let (out, err) = ok_both(&[
         "simulate",
         "--program",
         &program,
@@ -114,7 +114,7 @@ fn a_corrupted_weight_byte_is_caught_by_the_check() {
 
 #[test]
 fn run_streams_text_from_the_simulator_checked_against_golden() {
-    let (out, err) = ok(&[
+    let (out, err) = ok_both(&[
         "run",
         "--prompt",
         "import os",

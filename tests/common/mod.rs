@@ -32,7 +32,7 @@ pub fn stderr(out: &Output) -> String {
 }
 
 /// Runs a subcommand that must succeed; returns (stdout, stderr).
-pub fn ok(args: &[&str]) -> (String, String) {
+pub fn ok_both(args: &[&str]) -> (String, String) {
     let out = tokenfab(args);
     assert!(
         out.status.success(),
@@ -40,6 +40,11 @@ pub fn ok(args: &[&str]) -> (String, String) {
         stderr(&out)
     );
     (stdout(&out), stderr(&out))
+}
+
+/// Runs a subcommand that must succeed; returns its stdout.
+pub fn ok(args: &[&str]) -> String {
+    ok_both(args).0
 }
 
 /// Runs a subcommand that must fail cleanly; returns its single stderr line.
