@@ -36,6 +36,8 @@ enum Command {
     /// Held-out loss, logits agreement and top-1 agreement of the quantised weights and of the
     /// accelerator's numerics against the float reference.
     Accuracy(cli::accuracy::AccuracyArgs),
+    /// The accelerator's RTL: emit the Verilog (lint and Yosys-checked).
+    Rtl(cli::rtl::RtlArgs),
 }
 
 fn main() {
@@ -49,6 +51,7 @@ fn main() {
         Command::Reference(args) => cli::reference::run(args),
         Command::Simulate(args) => cli::simulate::run(args),
         Command::Accuracy(args) => cli::accuracy::run(args),
+        Command::Rtl(args) => cli::rtl::run(args),
     };
     if let Err(err) = result {
         // One line, the whole cause chain, non-zero exit: bad input never panics.

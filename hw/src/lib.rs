@@ -1,5 +1,15 @@
 //! `tokenfab-hw`: the accelerator RTL, written in rust-hdl 0.46 and emitted as Verilog.
 //!
-//! It will own the design (instruction decode from the `tokenfab-isa` table, DMA, matrix engine,
-//! vector unit, buffers, control registers), its Verilog emission, the Verilator harness and the
-//! FPGA flow. It must never depend on the compiler. Empty until the RTL work (issue 5) lands.
+//! It owns the design (instruction decode from the `tokenfab-isa` table, the matrix engine's
+//! arithmetic, the vector unit's; DMA, buffers and control registers are still to come, issue 5),
+//! its Verilog emission ([`emit`]), the lint and validation of that Verilog ([`lint`]) and the
+//! provisioning of the EDA tools it needs ([`eda`]). It must never depend on the compiler. The
+//! blocks reproduce `tokenfab_isa::numerics` bit for bit; `hw/tests/` builds each emitted block
+//! with Verilator and compares it with the numerics functions on thousands of random and edge
+//! vectors.
+
+pub mod blocks;
+pub mod eda;
+pub mod emit;
+pub mod harness;
+pub mod lint;

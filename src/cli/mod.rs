@@ -7,6 +7,7 @@ pub mod disasm;
 pub mod gen_model;
 pub mod inspect;
 pub mod reference;
+pub mod rtl;
 pub mod run;
 pub mod simulate;
 pub mod text;

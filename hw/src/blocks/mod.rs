@@ -1,0 +1,8 @@
+//! The RTL blocks, one `LogicBlock` a file. Each is tested under Verilator against the numerics
+//! spec in `hw/tests/`.
+
+pub mod argmax;
+pub mod decoder;
+pub mod group_dot;
+pub mod row_acc;
+pub mod vf_add;
