@@ -73,6 +73,12 @@ pub struct Sram {
     pub param_words: usize,
     /// Capacity of the weight FIFO in bytes (how far weight streams run ahead).
     pub weight_fifo_bytes: usize,
+    /// Capacity in bytes of the operand buffer: the matrix engine's other DRAM operands (the
+    /// KV-cache entries `SCORE` and `PV` read, the embedding rows `EMBED` gathers) are fetched
+    /// into it as soon as their instructions are queued and their DRAM inputs written, so the
+    /// next attention head's keys stream in while the current head computes. Invisible to
+    /// programs (it changes timing only).
+    pub operand_buffer_bytes: usize,
 }
 
 /// The DRAM system as the compiler sees it (the timing and energy of the standard are in its
@@ -272,12 +278,13 @@ impl AccelConfig {
                 );
             }
         }
-        if s.weight_fifo_bytes < 64 {
-            return bad(
-                "sram.weight_fifo_bytes",
-                s.weight_fifo_bytes.to_string(),
-                "at least 64",
-            );
+        for (field, v) in [
+            ("sram.weight_fifo_bytes", s.weight_fifo_bytes),
+            ("sram.operand_buffer_bytes", s.operand_buffer_bytes),
+        ] {
+            if v < 64 {
+                return bad(field, v.to_string(), "at least 64");
+            }
         }
         let d = &self.dram;
         if d.capacity_bytes == 0 || d.capacity_bytes > 1 << 40 {
