@@ -82,39 +82,7 @@ impl Machine {
 
     /// Check the launch registers against the program before anything runs.
     pub fn check_columns(&self, columns: &[Column]) -> Result<(), LaunchError> {
-        let m = &self.manifest;
-        let max = m.config.max_columns;
-        if columns.is_empty() || columns.len() > max {
-            return Err(LaunchError::ColumnCount {
-                count: columns.len(),
-                max,
-            });
-        }
-        let kv = &m.memory.kv;
-        for (column, c) in columns.iter().enumerate() {
-            if c.token >= m.model.vocab_size {
-                return Err(LaunchError::Token {
-                    column,
-                    token: c.token,
-                    vocab: m.model.vocab_size,
-                });
-            }
-            if c.seq >= kv.slots {
-                return Err(LaunchError::Seq {
-                    column,
-                    seq: c.seq,
-                    slots: kv.slots,
-                });
-            }
-            if c.pos >= kv.ctx {
-                return Err(LaunchError::Position {
-                    column,
-                    pos: c.pos,
-                    ctx: kv.ctx,
-                });
-            }
-        }
-        Ok(())
+        check_columns(&self.manifest, columns)
     }
 
     /// Run one decode step for `columns`.
@@ -192,4 +160,41 @@ impl Machine {
             .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect())
     }
+}
+
+/// Check a launch's columns against a program's manifest: their count against `max_columns`,
+/// each token against the vocabulary, each slot and position against the KV cache.
+pub fn check_columns(m: &Manifest, columns: &[Column]) -> Result<(), LaunchError> {
+    let max = m.config.max_columns;
+    if columns.is_empty() || columns.len() > max {
+        return Err(LaunchError::ColumnCount {
+            count: columns.len(),
+            max,
+        });
+    }
+    let kv = &m.memory.kv;
+    for (column, c) in columns.iter().enumerate() {
+        if c.token >= m.model.vocab_size {
+            return Err(LaunchError::Token {
+                column,
+                token: c.token,
+                vocab: m.model.vocab_size,
+            });
+        }
+        if c.seq >= kv.slots {
+            return Err(LaunchError::Seq {
+                column,
+                seq: c.seq,
+                slots: kv.slots,
+            });
+        }
+        if c.pos >= kv.ctx {
+            return Err(LaunchError::Position {
+                column,
+                pos: c.pos,
+                ctx: kv.ctx,
+            });
+        }
+    }
+    Ok(())
 }
