@@ -381,7 +381,11 @@ impl DramModel {
     /// reacts to completions (and submits new requests at the cycle it sees them) advances at
     /// most to this horizon while no completion is known.
     pub fn known_completions_through(&self) -> u64 {
-        let latency = self.params.read_latency.min(self.params.write_latency).max(1);
+        let latency = self
+            .params
+            .read_latency
+            .min(self.params.write_latency)
+            .max(1);
         (self.now + latency - 1) as u64
     }
 
