@@ -8,8 +8,10 @@
 //!
 //! Backends: `sim` (the default) compiles the model for `--config` (cached, see
 //! [`super::cache`]) and runs the program on the functional simulator; with `--check` every
-//! step also runs on golden's quantised reference and every logit must be equal. `golden` runs
-//! the quantised reference alone, `float` the float reference (Hugging Face semantics).
+//! step also runs on golden's quantised reference and every logit must be equal; the summary
+//! then adds the timing model's figures for a decode step at the final position (tok/s at the
+//! configured clock, MBU, J/token). `golden` runs the quantised reference alone, `float` the
+//! float reference (Hugging Face semantics).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -240,6 +242,8 @@ fn quant_options(args: &RunArgs) -> QuantOptions {
 fn run_device(args: &RunArgs, p: &Prepared) -> anyhow::Result<()> {
     let q = quant_options(args);
     let accel = AccelConfig::preset(&args.config)?;
+    // The sim backend's program, for the timing model's report after the generation.
+    let mut timed = None;
     let (mut device, what): (Box<dyn Device>, String) = match args.backend {
         Backend::Golden => {
             let model = QuantModel::open(&args.model, q)?;
@@ -269,7 +273,7 @@ fn run_device(args: &RunArgs, p: &Prepared) -> anyhow::Result<()> {
                 q.format.name(),
                 q.group
             );
-            if args.check {
+            let device: (Box<dyn Device>, String) = if args.check {
                 let golden = GoldenDevice::for_program(&program, &args.model)?;
                 (
                     Box::new(Checked::new(sim, golden)?),
@@ -277,7 +281,9 @@ fn run_device(args: &RunArgs, p: &Prepared) -> anyhow::Result<()> {
                 )
             } else {
                 (Box::new(sim), name)
-            }
+            };
+            timed = Some(program);
+            device
         }
     };
     let context = device.context();
@@ -334,6 +340,10 @@ fn run_device(args: &RunArgs, p: &Prepared) -> anyhow::Result<()> {
         String::new()
     };
     eprintln!("backend: {what}{checked}");
+    if let Some(program) = &timed {
+        let last = out.logits.len().saturating_sub(1) as u32;
+        eprintln!("{}", super::simulate::decode_step_summary(program, last)?);
+    }
     Ok(())
 }
 
