@@ -374,19 +374,28 @@ impl DramModel {
         self.completions.peek().map(|Reverse(c)| c.cycle)
     }
 
-    /// The last cycle up to which every completion is already known: a request completes a
-    /// fixed latency (`nCL + nBL` or `nCWL + nBL`) after its last column command, and every
-    /// command up to now has been scheduled, so nothing can complete before `now + latency`
-    /// that is not already pollable or in [`DramModel::next_completion_cycle`]. A caller that
-    /// reacts to completions (and submits new requests at the cycle it sees them) advances at
-    /// most to this horizon while no completion is known.
+    /// The last cycle up to which every completion is already known (`u64::MAX` with nothing
+    /// outstanding): a request completes a fixed latency (`nCL + nBL` or `nCWL + nBL`) after its
+    /// last column command, and every command up to now has been scheduled; a pseudo-channel
+    /// whose schedule is already committed further ahead (a fast-path jump) issues nothing
+    /// before its last command. So no request completes before the earliest of those, plus the
+    /// latency, unless it is already pollable or in [`DramModel::next_completion_cycle`]. A
+    /// caller that reacts to completions (and submits new requests at the cycle it sees them)
+    /// advances at most to this horizon while no completion is known.
     pub fn known_completions_through(&self) -> u64 {
-        let latency = self
-            .params
-            .read_latency
-            .min(self.params.write_latency)
-            .max(1);
-        (self.now + latency - 1) as u64
+        let p = &self.params;
+        let mut horizon = i64::MAX;
+        for u in self.units.iter().filter(|u| !u.queue.is_empty()) {
+            let write = u.queue.iter().any(|s| s.write);
+            let latency = if write {
+                p.read_latency.min(p.write_latency)
+            } else {
+                p.read_latency
+            };
+            let next = self.now.max(u.floor);
+            horizon = horizon.min(next + latency.max(1) - 1);
+        }
+        horizon as u64
     }
 
     /// Statistics since the model was created.
