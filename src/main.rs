@@ -38,6 +38,11 @@ enum Command {
     Accuracy(cli::accuracy::AccuracyArgs),
     /// The accelerator's RTL: emit the Verilog (lint and Yosys-checked).
     Rtl(cli::rtl::RtlArgs),
+    /// Design-space exploration: matrix rows x clock x memory system, timed in parallel; writes a
+    /// CSV and an SVG chart of tok/s against power with the Pareto front.
+    Sweep(cli::sweep::SweepArgs),
+    /// The performance targets (MBU, J/token, simulator speed) as a PASS/MISS table.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() {
@@ -52,6 +57,8 @@ fn main() {
         Command::Simulate(args) => cli::simulate::run(args),
         Command::Accuracy(args) => cli::accuracy::run(args),
         Command::Rtl(args) => cli::rtl::run(args),
+        Command::Sweep(args) => cli::sweep::run(args),
+        Command::Bench(args) => cli::bench::run(args),
     };
     if let Err(err) = result {
         // One line, the whole cause chain, non-zero exit: bad input never panics.

@@ -1,6 +1,7 @@
 //! One module per subcommand; each defines its `clap` arguments and a `run` function.
 
 pub mod accuracy;
+pub mod bench;
 pub mod cache;
 pub mod compile;
 pub mod disasm;
@@ -10,4 +11,5 @@ pub mod reference;
 pub mod rtl;
 pub mod run;
 pub mod simulate;
+pub mod sweep;
 pub mod text;
