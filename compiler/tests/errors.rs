@@ -179,7 +179,10 @@ fn a_vocabulary_beyond_the_length_fields() {
     // 2^20 logits do not fit a 20-bit length (nor 2^20 lanes of vector memory).
     let m = tiny_with(|c| c.vocab_size = 1 << 20);
     let e = compile_error(&m.dir, &accel("edge-lpddr5x"), &shape_only_opts());
-    assert!(e.contains("vocab_size = 1048576") || e.contains("1048576 logits"), "{e}");
+    assert!(
+        e.contains("vocab_size = 1048576") || e.contains("1048576 logits"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -143,15 +143,9 @@ pub struct Program {
 pub enum ProgramError {
     // The I/O error is part of the message, not a `source`, so a cause chain prints it once.
     #[error("{path}: cannot read: {error}")]
-    Io {
-        path: String,
-        error: std::io::Error,
-    },
+    Io { path: String, error: std::io::Error },
     #[error("{path}: cannot write: {error}")]
-    Write {
-        path: String,
-        error: std::io::Error,
-    },
+    Write { path: String, error: std::io::Error },
     #[error("{path}: not a tokenfab program (bad magic bytes)")]
     Magic { path: String },
     #[error("{path}: program format version {found} is not supported (this build reads version {expected}); recompile the model")]
