@@ -270,3 +270,55 @@ fn every_dram_completion_is_known_by_the_horizon_the_model_announces() {
         assert_eq!(seen, 400, "{name}");
     }
 }
+
+#[test]
+fn an_operand_larger_than_the_operand_buffer_streams_through_it_in_pieces() {
+    let text = std::fs::read_to_string(AccelConfig::preset_dir().join("tiny.toml")).unwrap();
+    let text = regex_free_replace(
+        &text,
+        "operand_buffer_bytes = ",
+        "operand_buffer_bytes = 64 #",
+    );
+    let config = AccelConfig::from_toml_str(&text, std::path::Path::new("small.toml")).unwrap();
+    let img = Image::default();
+    let base = |p: &Program| p.manifest.memory.kv.layer_bases[0].0;
+    let build = |base: u64| {
+        vec![
+            Instr::KvConfig {
+                heads: KV.heads,
+                head_dim: KV.head_dim,
+                ctx: KV.ctx,
+            },
+            Instr::Score {
+                q: 0,
+                dst: 0,
+                base,
+                kv_head: 1,
+                scale: 0,
+            },
+            Instr::Halt {},
+        ]
+    };
+    let probe = program(config.clone(), img.bytes.clone(), build(0), 16, KV);
+    let p = program(config, img.bytes, build(base(&probe)), 16, KV);
+    // Position 7: eight 36-byte entries, 288 bytes through a 64-byte buffer.
+    let cols = [Column {
+        token: 0,
+        pos: 7,
+        seq: 1,
+    }];
+    let t = TimingModel::new(&p.manifest.config, TimingOptions::default())
+        .unwrap()
+        .step_static(&p.manifest, &p.instrs, &cols)
+        .unwrap();
+    assert_eq!(t.stats.kv_read_bytes, 288);
+    assert!(t.operand_peak <= 64);
+    assert_eq!(t.dram.bytes_read, 288);
+}
+
+/// `text` with the value after the first `key` replaced by `with`'s tail (keeps the comment).
+fn regex_free_replace(text: &str, key: &str, with: &str) -> String {
+    let at = text.find(key).expect("the key is in the file");
+    let end = text[at..].find('\n').map_or(text.len(), |e| at + e);
+    format!("{}{}{}", &text[..at], with, &text[end..])
+}

@@ -109,8 +109,8 @@ pub(super) struct Engine<'a> {
     pub halted: Option<u64>,
     pub act: Activities,
     pub spans: Option<Vec<InstrSpan>>,
-    /// FIFO occupancy samples (cycle, bytes), when tracing.
-    pub fifo_samples: Option<Vec<(u64, u64)>>,
+    /// Weight-FIFO samples (cycle, bytes reserved, bytes landed), when tracing.
+    pub fifo_samples: Option<Vec<(u64, u64, u64)>>,
 }
 
 impl<'a> Engine<'a> {
@@ -431,9 +431,11 @@ impl<'a> Engine<'a> {
             self.act.set(track, now, a);
         }
         if let Some(s) = &mut self.fifo_samples {
-            let occ = self.weights.occupancy();
-            if s.last().is_none_or(|&(_, o)| o != occ) {
-                s.push((now, occ));
+            let (reserved, landed) = (self.weights.occupancy(), self.weights.waiting());
+            if s.last()
+                .is_none_or(|&(_, r, l)| (r, l) != (reserved, landed))
+            {
+                s.push((now, reserved, landed));
             }
         }
     }

@@ -278,8 +278,8 @@ impl Engine<'_> {
             Instr::LoadParams { .. } => {
                 for a in &work.dram {
                     let mut at = a.addr;
-                    while at < a.addr + a.bytes {
-                        let len = self.port.chunk_len(at, a.addr + a.bytes - at);
+                    while at < a.addr.saturating_add(a.bytes) {
+                        let len = self.port.chunk_len(at, a.addr.saturating_add(a.bytes) - at);
                         self.port
                             .submit(now, at, len, false, a.traffic, Owner::Instr(i))?;
                         self.st[i].pending += 1;
@@ -296,8 +296,8 @@ impl Engine<'_> {
                 let mut writes = VecDeque::new();
                 for a in work.dram.iter().filter(|a| a.write) {
                     let mut at = a.addr;
-                    while at < a.addr + a.bytes {
-                        let len = self.port.chunk_len(at, a.addr + a.bytes - at);
+                    while at < a.addr.saturating_add(a.bytes) {
+                        let len = self.port.chunk_len(at, a.addr.saturating_add(a.bytes) - at);
                         writes.push_back((at, len, a.traffic));
                         at += len;
                     }

@@ -161,7 +161,8 @@ pub struct Timeline {
     pub instrs: Vec<InstrSpan>,
     pub stalls: Vec<activity::StallSpan>,
     pub requests: Vec<RequestRecord>,
-    pub fifo: Vec<(u64, u64)>,
+    /// Weight-FIFO samples: (cycle, bytes reserved by requests, bytes landed and unconsumed).
+    pub fifo: Vec<(u64, u64, u64)>,
 }
 
 /// A timing model for one accelerator configuration.

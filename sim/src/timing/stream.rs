@@ -82,7 +82,7 @@ impl Stream {
         Stream {
             owner,
             capacity,
-            window: window.clamp(chunk.max(1), capacity.max(1)),
+            window: window.min(capacity).max(1),
             chunk: chunk.max(1),
             depth: depth.max(1),
             descriptors: VecDeque::new(),
@@ -112,9 +112,13 @@ impl Stream {
         }
     }
 
+    /// The next request of `d`: up to the next chunk boundary, never more than fits the buffer
+    /// empty (so a small buffer still makes progress).
     fn next_len(&self, d: &Descriptor) -> u64 {
         let addr = d.addr + d.requested;
-        (self.chunk - addr % self.chunk).min(d.bytes - d.requested)
+        (self.chunk - addr % self.chunk)
+            .min(d.bytes - d.requested)
+            .min(self.capacity.min(self.window).max(1))
     }
 
     /// Request every chunk that fits now (`done(i)`: instruction `i` has completed); true if any
@@ -174,6 +178,11 @@ impl Stream {
     /// Free the space of everything before offset `upto`.
     pub fn consume(&mut self, upto: u64) {
         self.consumed = self.consumed.max(upto.min(self.arrived));
+    }
+
+    /// Bytes landed in the buffer and not yet consumed.
+    pub fn waiting(&self) -> u64 {
+        self.arrived - self.consumed
     }
 
     /// Bytes in the buffer or on their way into it.

@@ -4,7 +4,8 @@
 //! Process 1 is the accelerator: one track per unit with a span per executed instruction, named
 //! by its mnemonic, with its full text, index and the program section (the compiler's label) as
 //! arguments; beside each unit a track of its stalls, named by cause; the weight stream's
-//! streaming and FIFO-full spans; a counter of the weight FIFO's occupancy. Process 2 is the
+//! streaming and FIFO-full spans; a counter of the weight FIFO's bytes (reserved by requests in
+//! flight or landed, and landed waiting for the engine). Process 2 is the
 //! DRAM: one track per channel, showing when requests of each kind (weights, KV cache,
 //! parameters, output) were in flight on it (overlapping requests of one kind are merged into one
 //! span). Times are microseconds at the configured core clock.
@@ -141,11 +142,11 @@ pub fn write(out: &mut dyn Write, t: &Timeline, cx: &TraceContext<'_>) -> io::Re
             ),
         )?;
     }
-    for &(cycle, bytes) in &t.fifo {
+    for &(cycle, reserved, landed) in &t.fifo {
         ev(
             out,
             format!(
-                "{{\"name\":\"weight FIFO\",\"ph\":\"C\",\"ts\":{:.4},\"pid\":1,\"args\":{{\"bytes\":{bytes}}}}}",
+                "{{\"name\":\"weight FIFO\",\"ph\":\"C\",\"ts\":{:.4},\"pid\":1,\"args\":{{\"reserved\":{reserved},\"landed\":{landed}}}}}",
                 us(cycle)
             ),
         )?;
