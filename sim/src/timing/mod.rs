@@ -6,18 +6,20 @@
 //! store DMA, control; `WFETCH` descriptors into the weight-stream channel), explicit
 //! dependencies between them from a scoreboard of operand ranges ([`scoreboard`]), the weight
 //! FIFO and the operand buffer the load DMA's stream channels fill for the matrix engine
-//! ([`stream`]), the per-op cost table
-//! ([`cost`]), and every DRAM access through the cycle-level DRAM model of
-//! [`crate::dram_timing`] at its own clock, converted exactly ([`clock`], [`port`]). It is
-//! event-driven ([`engine`]): it jumps from one event to the next rather than ticking idle
-//! cycles, and streams move in request groups of a few KiB per channel, so a whole Llama-3-8B
-//! decode step (~4 GB of weights) is simulated in about a second. Every cycle of every unit is
+//! ([`stream`]), the per-op cost table ([`cost`]), and every DRAM access through the
+//! cycle-level DRAM model of [`crate::dram_timing`] at its own clock, converted exactly
+//! ([`clock`], [`port`]). It is event-driven ([`engine`], [`exec`]): it jumps from one event to
+//! the next rather than ticking idle cycles, and streams move in request groups of whole
+//! interleave stripes (tens to hundreds of KiB), so the weight streams of a whole Llama-3-8B
+//! decode step (~4 GB) take about half a second of wall time; the KV-cache reads at context 512
+//! (~0.3 GB in 64 short reads per layer) are scheduled burst by burst by the DRAM model and cost
+//! the rest (1-3 s in all, more on HBM3's 160 pseudo-channels). Every cycle of every unit is
 //! accounted as busy, idle or stalled for a named cause ([`activity`]).
 //!
 //! The model needs each instruction's [`Work`] (its DRAM ranges): from the functional run
 //! (`Machine::launch_observed`), or computed from the instructions alone ([`work`]) for
 //! `--timing-only` on a shape-only program. The timing depends on no data value, so both give
-//! the same cycles (`sim/tests/timing_full_vs_static.rs`).
+//! the same cycles (the root `tests/timing.rs` checks both that and the work records).
 //!
 //! Energy is [`crate::energy`]'s; the figures a report prints are [`report`]'s; the
 //! Chrome/Perfetto timeline is [`trace`]'s.
@@ -25,9 +27,16 @@
 //! What is approximate, and why:
 //! - Operand arrival is seen per request group (chunk), not per burst: the matrix engine starts
 //!   on a chunk when all of it has landed. The error is at most one chunk's compute per
-//!   instruction (tens of cycles).
-//! - A write-after-read dependency waits for the reader to complete, not to have read.
-//! - The matrix engine works on one instruction at a time.
+//!   instruction (tens of cycles), and a product's tail of at most one chunk's transfer.
+//! - A write-after-read dependency on chip waits for the reader to complete, not to have read
+//!   (except a store, which releases its source once read).
+//! - A dependency through DRAM is met once the earlier instruction has issued its requests: the
+//!   DRAM model serves each pseudo-channel's requests in order (see [`scoreboard`]).
+//! - The matrix engine works on one instruction at a time; per-op latencies are the cost
+//!   table's design figures, not synthesised RTL (the RTL issue will measure them).
+//! - The DRAM queues are in order per pseudo-channel, with no priority for latency-critical
+//!   reads: a KV read issued while the weight stream has a FIFO's worth of requests in flight
+//!   waits behind them (DRAM stays busy meanwhile, but the attention phase starts later).
 //! - The DRAM model's own approximations are listed in [`crate::dram_timing`].
 
 pub mod activity;

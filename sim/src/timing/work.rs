@@ -5,7 +5,7 @@
 //! the launch registers (`TOK`, `POS`, `SEQ` of each column), the KV geometry `KVCFG` set and the
 //! weight FIFO's queue of descriptors. [`StaticWork`] walks a program in order keeping exactly
 //! that state and returns, per instruction, the same [`Work`] record the functional units return
-//! (`sim/tests/timing_static_work.rs` checks record for record on compiled models), so a
+//! (the root `tests/timing.rs` checks record for record on compiled models), so a
 //! shape-only program (no weight image) can be timed, and timing it gives the same cycles as
 //! timing the functional run.
 //!
@@ -18,7 +18,7 @@ use tokenfab_isa::instr::Instr;
 use tokenfab_isa::layout::{embedding_row_bytes, format_from_code, matrix_stream_bytes};
 use tokenfab_isa::numerics::matmul::check_shape;
 use tokenfab_isa::numerics::weights::check_group;
-use tokenfab_isa::program::{Manifest, Region};
+use tokenfab_isa::program::Manifest;
 
 use crate::error::{ExecError, Fault, SimError};
 use crate::fifo::{Descriptor, WeightFifo};
@@ -266,9 +266,4 @@ pub fn static_works(
         }
     }
     Err(SimError::NoHalt { len: instrs.len() })
-}
-
-/// The image region of a manifest (weight streams may only read inside it).
-pub fn image(manifest: &Manifest) -> Region {
-    manifest.memory.image
 }
