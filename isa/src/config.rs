@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::numerics::weights::{WeightFormat, SUPPORTED_GROUPS};
+use crate::preset_files;
 
 /// Why a configuration could not be used.
 #[derive(Debug, Error)]
@@ -162,41 +163,23 @@ const ADDR_FIELD_LIMIT: usize = 1 << 20;
 impl AccelConfig {
     /// The directory presets are read from: `TOKENFAB_CONFIGS`, else the repository's `configs/`.
     pub fn preset_dir() -> PathBuf {
-        std::env::var_os("TOKENFAB_CONFIGS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs"))
+        preset_files::dir("")
     }
 
     /// Names of the presets available (sorted).
     pub fn preset_names() -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(Self::preset_dir())
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                let p = e.path();
-                (p.extension()? == "toml").then(|| p.file_stem()?.to_str().map(str::to_owned))?
-            })
-            .collect();
-        names.sort();
-        names
+        preset_files::names(&Self::preset_dir())
     }
 
     /// The preset called `name` (or, if `name` is a path to a file, that file).
     pub fn preset(name: &str) -> Result<Self, ConfigError> {
-        let as_path = Path::new(name);
-        if as_path.extension().is_some_and(|e| e == "toml") && as_path.is_file() {
-            return Self::load(as_path);
-        }
-        let dir = Self::preset_dir();
-        let path = dir.join(format!("{name}.toml"));
-        if !path.is_file() {
-            return Err(ConfigError::UnknownPreset {
+        let path = preset_files::locate(&Self::preset_dir(), name).map_err(|m| {
+            ConfigError::UnknownPreset {
                 name: name.to_owned(),
-                dir,
-                available: Self::preset_names().join(", "),
-            });
-        }
+                dir: m.dir,
+                available: m.available,
+            }
+        })?;
         Self::load(&path)
     }
 
@@ -213,7 +196,7 @@ impl AccelConfig {
     pub fn from_toml_str(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let config: AccelConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
-            message: e.message().to_owned() + &span_note(text, e.span()),
+            message: e.message().to_owned() + &preset_files::span_note(text, e.span()),
         })?;
         config.validate(path)?;
         Ok(config)
@@ -392,17 +375,6 @@ impl AccelConfig {
     pub fn supports(&self, format: WeightFormat, group: usize) -> bool {
         self.formats().contains(&format) && self.weights.groups.contains(&group)
     }
-}
-
-/// " (line L, column C)" for a parse error's span.
-fn span_note(text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    let Some(span) = span else {
-        return String::new();
-    };
-    let before = &text[..span.start.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    format!(" (line {line}, column {col})")
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod config;
 pub mod instr;
 pub mod layout;
 pub mod numerics;
+pub mod preset_files;
 pub mod program;
 
 pub use config::{AccelConfig, ConfigError};

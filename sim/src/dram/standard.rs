@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
-use super::standard_file::{invalid, span_note, StandardFile};
+use super::standard_file::{invalid, StandardFile};
+use tokenfab_isa::preset_files::{self, span_note};
 
 /// Why a memory standard could not be used.
 #[derive(Debug, Error)]
@@ -166,44 +167,24 @@ impl MemoryStandard {
     /// The directory standards are read from: `$TOKENFAB_CONFIGS/memory`, else the repository's
     /// `configs/memory/` (as `AccelConfig::preset_dir` finds `configs/`).
     pub fn preset_dir() -> PathBuf {
-        std::env::var_os("TOKENFAB_CONFIGS")
-            .map(|d| PathBuf::from(d).join("memory"))
-            .unwrap_or_else(|| {
-                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/memory"))
-            })
+        preset_files::dir("memory")
     }
 
     /// Names of the standards available (sorted).
     pub fn preset_names() -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(Self::preset_dir())
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                let p = e.path();
-                (p.extension()? == "toml").then(|| p.file_stem()?.to_str().map(str::to_owned))?
-            })
-            .collect();
-        names.sort();
-        names
+        preset_files::names(&Self::preset_dir())
     }
 
     /// The standard called `name` (`configs/memory/<name>.toml`), or the file `name` if it is a
     /// path to a `.toml` file.
     pub fn preset(name: &str) -> Result<Self, StandardError> {
-        let as_path = Path::new(name);
-        if as_path.extension().is_some_and(|e| e == "toml") && as_path.is_file() {
-            return Self::load(as_path);
-        }
-        let dir = Self::preset_dir();
-        let path = dir.join(format!("{name}.toml"));
-        if !path.is_file() {
-            return Err(StandardError::UnknownPreset {
+        let path = preset_files::locate(&Self::preset_dir(), name).map_err(|m| {
+            StandardError::UnknownPreset {
                 name: name.to_owned(),
-                dir,
-                available: Self::preset_names().join(", "),
-            });
-        }
+                dir: m.dir,
+                available: m.available,
+            }
+        })?;
         Self::load(&path)
     }
 

@@ -195,14 +195,3 @@ impl StandardFile {
         })
     }
 }
-
-/// " (line L, column C)" for a parse error's span.
-pub(crate) fn span_note(text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    let Some(span) = span else {
-        return String::new();
-    };
-    let before = &text[..span.start.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    format!(" (line {line}, column {col})")
-}
