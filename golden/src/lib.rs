@@ -19,6 +19,7 @@
 //! `benches/decode.rs` measures decode speed against this machine's memory bandwidth
 //! (`cargo bench -p tokenfab-golden`).
 
+pub mod checks;
 pub mod error;
 pub mod float;
 pub mod npy;

@@ -185,24 +185,11 @@ impl FloatModel {
 
     /// A token id must index a row of the embedding table.
     pub fn check_token(&self, token: u32) -> Result<(), GoldenError> {
-        if token as usize >= self.config.vocab_size {
-            return Err(GoldenError::TokenOutOfRange {
-                token,
-                vocab_size: self.config.vocab_size,
-            });
-        }
-        Ok(())
+        crate::checks::check_token(&self.config, token)
     }
 
     /// A context of `positions` positions must fit `max_position_embeddings`.
     pub fn check_context(&self, positions: usize) -> Result<(), GoldenError> {
-        let max = self.config.max_position_embeddings;
-        if positions > max {
-            return Err(GoldenError::ContextTooLong {
-                positions,
-                max_position_embeddings: max,
-            });
-        }
-        Ok(())
+        crate::checks::check_context(&self.config, positions)
     }
 }
