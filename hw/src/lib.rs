@@ -11,5 +11,6 @@
 pub mod blocks;
 pub mod eda;
 pub mod emit;
+pub mod fpga;
 pub mod harness;
 pub mod lint;
