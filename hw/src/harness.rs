@@ -135,10 +135,27 @@ fn harness_cpp(inputs: &[Port], outputs: &[Port], clocked: bool) -> String {
     }
     for (i, p) in outputs.iter().enumerate() {
         let sep = if i + 1 == outputs.len() { "\\n" } else { " " };
-        s.push_str(&format!(
-            "        printf(\"%llx{sep}\", (unsigned long long)d->{});\n",
-            p.cpp()
-        ));
+        if p.bits > 64 {
+            // A wide port, most significant 32-bit word first, each zero-padded.
+            let words = p.bits.div_ceil(32);
+            s.push_str(&format!(
+                "        printf(\"%x\", d->{}.data()[{}]);\n",
+                p.cpp(),
+                words - 1
+            ));
+            for w in (0..words - 1).rev() {
+                s.push_str(&format!(
+                    "        printf(\"%08x\", d->{}.data()[{w}]);\n",
+                    p.cpp()
+                ));
+            }
+            s.push_str(&format!("        printf(\"{sep}\");\n"));
+        } else {
+            s.push_str(&format!(
+                "        printf(\"%llx{sep}\", (unsigned long long)d->{});\n",
+                p.cpp()
+            ));
+        }
     }
     s.push_str("    }\n    fflush(stdout);\n    d->final();\n    delete d;\n    return 0;\n}\n");
     s
@@ -153,11 +170,11 @@ pub fn build(eda: &Eda, block: &BlockVerilog) -> Result<Model, HarnessError> {
         .cloned()
         .collect();
     let outputs: Vec<Port> = all.iter().filter(|p| !p.input).cloned().collect();
-    if let Some(p) = outputs.iter().find(|p| p.bits > 64) {
+    if let Some(p) = outputs.iter().find(|p| p.bits > 128) {
         return Err(HarnessError::Protocol {
             module: block.module.clone(),
             what: format!(
-                "output {} is {} bits; the harness reads at most 64",
+                "output {} is {} bits; the harness reads at most 128",
                 p.name, p.bits
             ),
         });
@@ -209,8 +226,41 @@ pub fn build(eda: &Eda, block: &BlockVerilog) -> Result<Model, HarnessError> {
 
 impl Model {
     /// Run the model over `steps` (each the input values in [`Model::inputs`] order) and return
-    /// the outputs after each step.
+    /// the outputs after each step. Every output must be at most 64 bits ([`Model::run_wide`]
+    /// reads wider ones).
     pub fn run(&self, steps: &[Vec<u128>]) -> Result<Vec<Vec<u64>>, HarnessError> {
+        if let Some(p) = self.outputs.iter().find(|p| p.bits > 64) {
+            return Err(HarnessError::Protocol {
+                module: self.module.clone(),
+                what: format!("output {} is {} bits: use run_wide", p.name, p.bits),
+            });
+        }
+        Ok(self
+            .run_wide(steps)?
+            .into_iter()
+            .map(|o| o.into_iter().map(|v| v as u64).collect())
+            .collect())
+    }
+
+    /// A pipelined block of `latency` clocks (its `LATENCY`; 0 for a combinational block):
+    /// run `steps`, then `latency` idle steps of all-zero inputs (valid low) to drain the
+    /// pipeline, and return for each step the outputs that belong to it. The harness samples
+    /// the outputs after each step's clock edge, so a result `latency` clocks behind its operands
+    /// appears `latency - 1` steps later.
+    pub fn run_pipelined(
+        &self,
+        steps: &[Vec<u128>],
+        latency: usize,
+    ) -> Result<Vec<Vec<u128>>, HarnessError> {
+        let mut all = steps.to_vec();
+        all.extend((0..latency).map(|_| vec![0u128; self.inputs.len()]));
+        let out = self.run_wide(&all)?;
+        let skip = latency.saturating_sub(1);
+        Ok(out.into_iter().skip(skip).take(steps.len()).collect())
+    }
+
+    /// [`Model::run`] for outputs of up to 128 bits.
+    pub fn run_wide(&self, steps: &[Vec<u128>]) -> Result<Vec<Vec<u128>>, HarnessError> {
         let proto = |what: String| HarnessError::Protocol {
             module: self.module.clone(),
             what,
@@ -246,11 +296,11 @@ impl Model {
         if !out.status.success() {
             return Err(proto(format!("model exited with {}", out.status)));
         }
-        let lines: Vec<Vec<u64>> = String::from_utf8_lossy(&out.stdout)
+        let lines: Vec<Vec<u128>> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| {
                 l.split_whitespace()
-                    .map(|t| u64::from_str_radix(t, 16).unwrap_or(u64::MAX))
+                    .map(|t| u128::from_str_radix(t, 16).unwrap_or(u128::MAX))
                     .collect()
             })
             .collect();

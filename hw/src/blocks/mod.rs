@@ -4,5 +4,6 @@
 pub mod argmax;
 pub mod decoder;
 pub mod group_dot;
+pub mod lane_round;
 pub mod row_acc;
 pub mod vf_add;
