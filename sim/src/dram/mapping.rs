@@ -56,6 +56,43 @@ pub struct Location {
     pub burst: BurstLocation,
 }
 
+/// Division by a fixed divisor: a shift and a mask when it is a power of two (every shipped
+/// standard's organisation is), a hardware division otherwise. The scheduler splits burst indices
+/// into bank group, column and row-set several times per command, and a 64-bit division costs
+/// tens of cycles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Divisor {
+    d: u64,
+    shift: Option<u32>,
+}
+
+impl Divisor {
+    /// `d` must be non-zero.
+    pub fn new(d: u64) -> Self {
+        assert!(d > 0, "a divisor is non-zero");
+        Divisor {
+            d,
+            shift: d.is_power_of_two().then(|| d.trailing_zeros()),
+        }
+    }
+
+    #[inline]
+    pub fn quotient(self, x: u64) -> u64 {
+        match self.shift {
+            Some(s) => x >> s,
+            None => x / self.d,
+        }
+    }
+
+    #[inline]
+    pub fn remainder(self, x: u64) -> u64 {
+        match self.shift {
+            Some(_) => x & (self.d - 1),
+            None => x % self.d,
+        }
+    }
+}
+
 /// The organisation of one pseudo-channel, for burst-index arithmetic.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Geometry {
@@ -64,17 +101,43 @@ pub struct Geometry {
     pub rows: u32,
     /// Bursts in one row.
     pub bursts_per_row: u64,
+    /// `bank_groups`, `banks_per_group`, `bursts_per_row`, [`Geometry::bursts_per_rowset`] and
+    /// [`Geometry::rowsets`] as divisors.
+    groups: Divisor,
+    per_group: Divisor,
+    per_row: Divisor,
+    per_rowset: Divisor,
+    all_rowsets: Divisor,
 }
 
 impl Geometry {
     pub fn new(standard: &MemoryStandard) -> Self {
         let o = &standard.organisation;
+        let bursts_per_row = u64::from(o.row_bytes / o.bytes_per_burst);
+        let (groups, per_group) = (u64::from(o.bank_groups), u64::from(o.banks_per_group));
         Geometry {
             bank_groups: o.bank_groups,
             banks_per_group: o.banks_per_group,
             rows: o.rows,
-            bursts_per_row: u64::from(o.row_bytes / o.bytes_per_burst),
+            bursts_per_row,
+            groups: Divisor::new(groups),
+            per_group: Divisor::new(per_group),
+            per_row: Divisor::new(bursts_per_row),
+            per_rowset: Divisor::new(bursts_per_row * groups),
+            all_rowsets: Divisor::new(per_group * u64::from(o.rows)),
         }
+    }
+
+    /// The row-set of unit-local burst `k`, and `k`'s offset in it.
+    #[inline]
+    pub fn rowset_of(&self, k: u64) -> (u64, u64) {
+        (self.per_rowset.quotient(k), self.per_rowset.remainder(k))
+    }
+
+    /// The bank group of unit-local burst `k` (or of offset `k` in a row-set).
+    #[inline]
+    pub fn group_of(&self, k: u64) -> u32 {
+        self.groups.remainder(k) as u32
     }
 
     pub fn banks(&self) -> u32 {
@@ -92,21 +155,24 @@ impl Geometry {
     }
 
     /// The bank (within each bank group) and row of row-set `rs`.
+    #[inline]
     pub fn rowset_bank_row(&self, rs: u64) -> (u32, u32) {
-        let rs = rs % self.rowsets();
-        let b = u64::from(self.banks_per_group);
-        ((rs % b) as u32, (rs / b) as u32)
+        let rs = self.all_rowsets.remainder(rs);
+        (
+            self.per_group.remainder(rs) as u32,
+            self.per_group.quotient(rs) as u32,
+        )
     }
 
     /// Where unit-local burst `k` lives.
+    #[inline]
     pub fn locate(&self, k: u64) -> BurstLocation {
-        let g = u64::from(self.bank_groups);
-        let (bank, row) = self.rowset_bank_row(k / self.bursts_per_rowset());
+        let (bank, row) = self.rowset_bank_row(self.per_rowset.quotient(k));
         BurstLocation {
-            bank_group: (k % g) as u32,
+            bank_group: self.group_of(k),
             bank,
             row,
-            column: ((k / g) % self.bursts_per_row) as u32,
+            column: self.per_row.remainder(self.groups.quotient(k)) as u32,
         }
     }
 }
@@ -196,6 +262,16 @@ mod tests {
         assert_eq!(g.locate(4).column, 1);
         assert_eq!(g.locate(g.bursts_per_rowset()).bank, 1);
         assert_eq!(g.locate(g.bursts_per_rowset() * 4).row, 1);
+    }
+
+    #[test]
+    fn divisors_agree_with_division() {
+        for d in [1u64, 2, 3, 4, 7, 16, 48, 1 << 20] {
+            let v = Divisor::new(d);
+            for x in [0u64, 1, 2, 5, 15, 16, 17, 1000, u64::MAX - 3, u64::MAX] {
+                assert_eq!((v.quotient(x), v.remainder(x)), (x / d, x % d), "{x} / {d}");
+            }
+        }
     }
 
     #[test]

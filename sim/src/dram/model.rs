@@ -67,6 +67,10 @@ pub struct DramOptions {
     pub trace: bool,
     /// Bursts the row-command look-ahead sees per pseudo-channel (a controller's queue depth).
     pub lookahead_bursts: u64,
+    /// Let each pseudo-channel's scheduler remember its look-ahead window and failed decisions
+    /// while they cannot change (exact, and much faster on short scattered reads; off only to
+    /// test that it changes nothing).
+    pub incremental: bool,
 }
 
 impl Default for DramOptions {
@@ -76,6 +80,7 @@ impl Default for DramOptions {
             refresh: true,
             trace: false,
             lookahead_bursts: 64,
+            incremental: true,
         }
     }
 }
@@ -159,6 +164,7 @@ impl DramModel {
             write_latency: i64::from(t.nCWL) + n_bl,
             lookahead: options.lookahead_bursts.max(1),
             trace: options.trace,
+            incremental: options.incremental,
         });
         let units = (0..channels * o.pseudo_channels as usize)
             .map(|_| Unit::new(params.clone()))

@@ -53,6 +53,9 @@ pub struct UnitParams {
     /// Bursts the row-command look-ahead sees.
     pub lookahead: u64,
     pub trace: bool,
+    /// Reuse the look-ahead window and a failed decision while they cannot have changed (see
+    /// [`Unit::step`]); off only to test that this changes nothing.
+    pub incremental: bool,
 }
 
 /// A contiguous run of one request's bursts on this unit.
@@ -86,6 +89,7 @@ pub struct TraceRecord {
 }
 
 /// The look-ahead window: banks whose first use needs a row command, and every bank in use.
+#[derive(Clone, Copy, Debug)]
 struct Window {
     needy: [(usize, u32, i64); MAX_NEEDY],
     n: usize,
@@ -119,6 +123,11 @@ pub struct Unit {
     /// The last command was a column command that moved the head to a row-set boundary.
     pub at_boundary: bool,
     pub carry: FastCarry,
+    /// The look-ahead window of the last decision, while it is still the window.
+    window: Option<Window>,
+    /// No command can issue before this cycle unless the unit's state changes first (a failed
+    /// decision that changed nothing); `i64::MIN` when unknown.
+    wake: i64,
 }
 
 impl Unit {
@@ -137,6 +146,8 @@ impl Unit {
             contig_since: 0,
             at_boundary: false,
             carry: FastCarry::default(),
+            window: None,
+            wake: i64::MIN,
             p,
         }
     }
@@ -144,6 +155,59 @@ impl Unit {
     /// Queue a segment.
     pub fn push(&mut self, seg: Segment) {
         self.queue.push_back(seg);
+        self.forget_decisions();
+    }
+
+    /// Drop the remembered window and failed decision: for whoever changes the unit's queue,
+    /// banks, timing or refresh state other than through [`Unit::step`] (the fast path).
+    pub fn forget_decisions(&mut self) {
+        self.window = None;
+        self.wake = i64::MIN;
+    }
+
+    /// The look-ahead window, remembered while the unit's commands leave it unchanged.
+    fn window(&mut self) -> Window {
+        if let Some(w) = self.window {
+            return w;
+        }
+        let w = self.scan_window();
+        if self.p.incremental {
+            self.window = Some(w);
+        }
+        w
+    }
+
+    /// Whether the window is unchanged by the column command to burst `k` that just moved the
+    /// head on (the head segment still holds `k + G`). It is, when neither end of the window
+    /// changes which bank is first used how:
+    /// - burst `k` leaves: its bank's next use is `k + G` (the bursts in between go to the other
+    ///   `G - 1` bank groups), the same bank and row if `k + G` is in the same row-set; `k` hit
+    ///   an open row, so that bank was and stays in use and not needy;
+    /// - the burst entering at the far end, if any, is not a first use if `G` bursts before it,
+    ///   in the same segment and row-set, the window already uses the same bank and row.
+    fn window_survives(&self, k: u64) -> bool {
+        let g = &self.p.geometry;
+        let groups = u64::from(g.bank_groups);
+        let Some(head) = self.queue.front() else {
+            return false;
+        };
+        if groups >= self.p.lookahead
+            || k + groups >= head.first + head.count
+            || g.rowset_of(k).0 != g.rowset_of(k + groups).0
+        {
+            return false;
+        }
+        let mut pos = self.p.lookahead - 1;
+        for s in &self.queue {
+            let left = s.count - s.issued;
+            if pos < left {
+                let j = s.next() + pos;
+                return pos >= groups && g.rowset_of(j).0 == g.rowset_of(j - groups).0;
+            }
+            pos -= left;
+        }
+        // The window holds the whole queue: nothing enters.
+        true
     }
 
     fn scan_window(&self) -> Window {
@@ -161,12 +225,12 @@ impl Unit {
             let mut n = (seg.count - seg.issued).min(budget);
             budget -= n;
             while n > 0 {
-                let off = k % bpr;
+                let (rs, off) = g.rowset_of(k);
                 let chunk = n.min(bpr - off);
-                let (bank, row) = g.rowset_bank_row(k / bpr);
+                let (bank, row) = g.rowset_bank_row(rs);
                 for i in 0..chunk.min(groups) {
                     // `bpr` is a multiple of the bank-group count, so `k % groups == off % groups`.
-                    let bg = ((off + i) % groups) as u32;
+                    let bg = g.group_of(off + i);
                     let b = (bg * per_group + bank) as usize;
                     if w.busy & (1 << b) != 0 {
                         continue;
@@ -204,13 +268,25 @@ impl Unit {
     }
 
     /// Issue the next command if it can issue by `target`; false if none can.
+    ///
+    /// Two things are remembered between calls, both exact (with
+    /// [`UnitParams::incremental`] off, `tests::incremental_decisions_change_nothing` checks
+    /// that every command comes out the same): the look-ahead window, while column commands
+    /// leave it unchanged ([`Unit::window_survives`]), and a decision that found nothing to issue
+    /// by the target without changing any state: the same state gives the same candidates, so
+    /// nothing issues before the earliest of them, nor before the next refresh falls due.
     pub fn step(&mut self, target: i64) -> bool {
         let idle = self.queue.is_empty();
-        if (idle && (target == i64::MAX || self.refresh.due().is_none())) || self.floor > target {
-            // Nothing to do, or this unit's committed schedule already runs past the target.
+        if (idle && (target == i64::MAX || self.refresh.due().is_none()))
+            || self.floor > target
+            || target < self.wake
+        {
+            // Nothing to do, or this unit's committed schedule already runs past the target, or
+            // nothing can issue by it.
             return false;
         }
-        let win = self.scan_window();
+        let refresh_before = self.refresh.clone();
+        let win = self.window();
         let rows = &self.p.rows;
         let (mut best_t, mut best) = (i64::MAX, None);
         if !idle {
@@ -270,10 +346,13 @@ impl Unit {
                 (best_t, best) = (t, Some(choice));
             }
         }
-        let Some(choice) = best else { return false };
-        if best_t > target {
+        let Some(choice) = best.filter(|_| best_t <= target) else {
+            if self.p.incremental && self.refresh == refresh_before {
+                let due = self.refresh.due().map_or(i64::MAX, |d| d.next);
+                self.wake = best_t.min(due);
+            }
             return false;
-        }
+        };
         match choice {
             Choice::Column => self.issue_column(best_t),
             Choice::Row(i) => {
@@ -377,6 +456,10 @@ impl Unit {
         self.next_contig = Some((k + 1, write));
         let seg = self.queue.front_mut().expect("head");
         seg.issued += 1;
+        if !self.window_survives(k) {
+            self.window = None;
+        }
+        let seg = self.queue.front_mut().expect("head");
         if seg.issued == seg.count {
             let latency = if write {
                 self.p.write_latency
@@ -401,6 +484,10 @@ impl Unit {
         debug_assert!(at >= self.floor, "commands issue in time order");
         debug_assert!(at >= self.timing.earliest(&self.p.rows, cmd, banks));
         self.timing.record(cmd, banks, at);
+        self.wake = i64::MIN;
+        if !cmd.is_column() {
+            self.window = None;
+        }
         let mut access = None;
         for &b in banks {
             access = self.banks[b].apply(cmd, row);
@@ -459,5 +546,6 @@ impl Unit {
         self.refresh.skip(n);
         self.next_contig = None;
         self.at_boundary = false;
+        self.forget_decisions();
     }
 }

@@ -3,5 +3,6 @@
 
 mod constraints;
 mod efficiency;
+mod incremental;
 mod scheduler;
 mod standards;
