@@ -55,7 +55,7 @@ impl BlockVerilog {
     }
 }
 
-fn block<U: Block>(name: &'static str, mut uut: U, clocked: bool) -> BlockVerilog {
+pub(crate) fn block<U: Block>(name: &'static str, mut uut: U, clocked: bool) -> BlockVerilog {
     uut.connect_all();
     let module = format!("tokenfab_{name}");
     let raw = generate_verilog(&uut);

@@ -14,3 +14,5 @@ pub mod emit;
 pub mod fpga;
 pub mod harness;
 pub mod lint;
+pub mod system;
+pub mod top;

@@ -1,0 +1,118 @@
+//! The accelerator core: the ISA of `tokenfab_isa::instr` in RTL, built for one `AccelConfig`.
+//!
+//! **Ports** (module `tokenfab_core`): `clock`, `reset` (synchronous, active high), a register
+//! bus for the host and one memory port.
+//! - Register bus: `csr_addr` (8-bit word index, map in [`csr`]), `csr_write` with
+//!   `csr_wdata`, and `csr_rdata`, the register at `csr_addr` in the same cycle. Writes are
+//!   taken only while the core is idle.
+//! - Memory port, in order, 8-byte beats, little-endian (byte `i` of a beat is bits
+//!   `[8i, 8i + 8)`): a request (`mem_req_valid`/`mem_req_ready`, `mem_req_write`,
+//!   `mem_req_addr` 8-byte aligned, `mem_req_beats` 1..=128) is taken on a cycle where both
+//!   valid and ready are high; a write request's beats follow on `mem_wvalid`/`mem_wready` with
+//!   `mem_wdata` and `mem_wstrb`; read beats come back on `mem_rvalid`/`mem_rdata` in request
+//!   order, and the core takes each the cycle it arrives (it requests only what it has room for).
+//!
+//! **Use.** The host writes the program's instruction words into memory, sets `PROG_BASE` and
+//! `PROG_COUNT` and writes `CMD_LOAD_PROGRAM` to `CONTROL`: the core copies them into its
+//! instruction memory ([`core::IMEM_WORDS`] instructions) once. Each launch (one decode step):
+//! set `COLUMNS` and each column's `TOK`, `POS`, `SEQ`, write `CMD_LAUNCH`, poll `STATUS` until
+//! it is not busy, read `OUT`, `CYCLES` and whatever the program stored.
+//!
+//! **Microarchitecture so far.** A sequencer fetches, decodes (the ISA table's decoder) and runs
+//! one instruction at a time; the vector unit moves `vector.lanes` lanes a cycle through each
+//! column's vector memory ([`lanes::LaneBank`]: two read ports and one write port at any lane
+//! address); DMA engines ([`dma`]) stream words between the memory port and the memories.
+//! Implemented: `HALT`, `KVCFG`, `LOADP`, `ADD`, `ARGMAX` (one lane a cycle), `STORE` (one word
+//! a cycle). Every other instruction stops the launch with error [`status::UNSUPPORTED`]: the
+//! matrix engine, the stream engine for `WFETCH`, and the rest of the vector unit are to come
+//! (issue 5), so programs compiled from models do not run on this RTL yet.
+
+pub mod core;
+pub mod dma;
+pub mod lanes;
+pub mod sram;
+
+/// The register map (32-bit registers, word addresses).
+pub mod csr {
+    /// Reads [`ID_VALUE`].
+    pub const ID: u64 = 0;
+    /// Write [`CMD_LAUNCH`] or [`CMD_LOAD_PROGRAM`].
+    pub const CONTROL: u64 = 1;
+    /// Bit 0 busy, bit 1 done (the last launch reached `HALT`), bit 2 error, bits 8..16 the
+    /// error code ([`super::status`]).
+    pub const STATUS: u64 = 2;
+    /// Byte address of the instruction words in memory (8-byte aligned).
+    pub const PROG_BASE: u64 = 3;
+    /// Number of instructions.
+    pub const PROG_COUNT: u64 = 4;
+    /// Active columns of the next launch (1..=max_columns).
+    pub const COLUMNS: u64 = 5;
+    /// Cycles of the last launch, from `CMD_LAUNCH` to `HALT`.
+    pub const CYCLES_LO: u64 = 6;
+    pub const CYCLES_HI: u64 = 7;
+    /// The program counter (where a failed launch stopped).
+    pub const PC: u64 = 8;
+    /// Per column `n`: `TOK`, `POS`, `SEQ`, `OUT` at `COLUMN_BASE + 4 n + k`.
+    pub const COLUMN_BASE: u64 = 16;
+    pub const TOK: u64 = 0;
+    pub const POS: u64 = 1;
+    pub const SEQ: u64 = 2;
+    pub const OUT: u64 = 3;
+    /// "TFAB".
+    pub const ID_VALUE: u64 = 0x5446_4142;
+    pub const CMD_LAUNCH: u64 = 1;
+    pub const CMD_LOAD_PROGRAM: u64 = 2;
+
+    /// The address of register `k` of column `c`.
+    pub const fn column(c: usize, k: u64) -> u64 {
+        COLUMN_BASE + 4 * c as u64 + k
+    }
+}
+
+/// Error codes in `STATUS` bits 8..16.
+pub mod status {
+    /// A word that is not an instruction.
+    pub const ILLEGAL: u64 = 1;
+    /// The program ended without `HALT`.
+    pub const NO_HALT: u64 = 2;
+    /// An instruction this RTL does not implement yet.
+    pub const UNSUPPORTED: u64 = 3;
+    /// `PROG_COUNT` is zero or larger than the instruction memory.
+    pub const PROGRAM_TOO_LONG: u64 = 4;
+    /// `COLUMNS` is zero or larger than the configuration's `max_columns`.
+    pub const BAD_COLUMNS: u64 = 5;
+}
+
+use tokenfab_isa::config::AccelConfig;
+
+use crate::emit::BlockVerilog;
+
+/// Why a configuration cannot be built as RTL.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("config `{config}`: {field} = {value} is not supported by the RTL ({expected})")]
+    Unsupported {
+        config: String,
+        field: &'static str,
+        value: usize,
+        expected: &'static str,
+    },
+}
+
+/// The core's Verilog for `config` (module `tokenfab_core`).
+pub fn verilog(config: &AccelConfig) -> Result<BlockVerilog, CoreError> {
+    let bad = |field, value, expected| CoreError::Unsupported {
+        config: config.name.clone(),
+        field,
+        value,
+        expected,
+    };
+    let lanes = config.vector.lanes;
+    if !lanes.is_power_of_two() || lanes > lanes::MAX_LANES {
+        return Err(bad("vector.lanes", lanes, "a power of two up to 16"));
+    }
+    if config.max_columns == 0 || config.max_columns > 8 {
+        return Err(bad("max_columns", config.max_columns, "1 to 8"));
+    }
+    Ok(crate::emit::block("core", core::Core::new(config), true))
+}

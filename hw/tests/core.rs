@@ -1,0 +1,167 @@
+//! The core under Verilator, driven through the register bus and the memory port
+//! (`tokenfab_hw::system`), on hand-written programs of the instructions it implements so far;
+//! expected values come from the numerics spec (`vf_add`, `argmax`), never from the RTL.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokenfab_hw::eda::Eda;
+use tokenfab_hw::system::{CoreLibrary, CoreModel, SimpleMemory, System};
+use tokenfab_hw::top::{csr, status};
+use tokenfab_isa::config::AccelConfig;
+use tokenfab_isa::instr::Instr;
+use tokenfab_isa::numerics::argmax::argmax;
+use tokenfab_isa::numerics::vector::vf_add;
+
+const PROG: u32 = 0x1000;
+
+fn system(preset: &str) -> System<SimpleMemory> {
+    let eda = Eda::get().unwrap_or_else(|e| panic!("EDA tools: {e}"));
+    let config = AccelConfig::preset(preset).expect("preset");
+    let lib = CoreLibrary::build(eda, &config, false).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "core {preset}: built in {:.1} s (0 = cached)",
+        lib.build_time.as_secs_f64()
+    );
+    let core = CoreModel::new(&lib, None).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = System::new(core, SimpleMemory::new(1 << 20, 12));
+    s.reset();
+    s
+}
+
+fn load_program(s: &mut System<SimpleMemory>, program: &[Instr]) {
+    for (i, ins) in program.iter().enumerate() {
+        let w = ins.encode().expect("encodes");
+        let at = PROG as usize + 16 * i;
+        s.memory.bytes[at..at + 16].copy_from_slice(&w.to_le_bytes());
+    }
+    s.write_csr(csr::PROG_BASE, PROG);
+    s.write_csr(csr::PROG_COUNT, program.len() as u32);
+    s.write_csr(csr::CONTROL, csr::CMD_LOAD_PROGRAM as u32);
+    s.run_until_idle(100_000).expect("program loads");
+    assert_eq!(s.read_csr(csr::STATUS) >> 8, 0, "load error");
+}
+
+fn put_words(s: &mut System<SimpleMemory>, at: u32, words: &[i32]) {
+    for (i, w) in words.iter().enumerate() {
+        let a = at as usize + 4 * i;
+        s.memory.bytes[a..a + 4].copy_from_slice(&w.to_le_bytes());
+    }
+}
+
+fn words(s: &System<SimpleMemory>, at: u32, n: usize) -> Vec<i32> {
+    (0..n)
+        .map(|i| {
+            let a = at as usize + 4 * i;
+            i32::from_le_bytes(s.memory.bytes[a..a + 4].try_into().unwrap())
+        })
+        .collect()
+}
+
+fn lane(r: &mut ChaCha8Rng) -> i32 {
+    match r.random_range(0..4) {
+        0 => [i32::MAX, -i32::MAX, i32::MIN, 0, 1, -1][r.random_range(0..6)],
+        1 => r.random_range(-1000..1000),
+        _ => r.random(),
+    }
+}
+
+/// LOADP two parameter blocks (one from an address that is not 8-byte aligned), build vectors
+/// with ADD at unaligned lane addresses (from parameter memory and from vector memory), STORE
+/// one per column and take the ARGMAX of another, for two columns.
+fn vector_program(preset: &str, n: usize, seed: u64) {
+    let mut s = system(preset);
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    let p: Vec<i32> = (0..n).map(|_| lane(&mut r)).collect();
+    let q: Vec<i32> = (0..n).map(|_| lane(&mut r)).collect();
+    let (pa, qa, out) = (0x8000u32, 0x9004u32, 0xA000u32);
+    put_words(&mut s, pa, &p);
+    put_words(&mut s, qa, &q);
+    let n32 = n as u32;
+    // Three vectors at lane addresses that are not multiples of the lanes and do not overlap.
+    let (va, vb, vd) = (3, n32 + 8, 2 * n32 + 15);
+    let program = [
+        Instr::LoadParams {
+            dram: pa as u64,
+            pmem: 5,
+            words: n32,
+        },
+        Instr::LoadParams {
+            dram: qa as u64,
+            pmem: 5 + n32,
+            words: n32,
+        },
+        // A = 0 + P (the vector memory of a new core is zero).
+        Instr::Add {
+            a: va,
+            b: 5,
+            dst: va,
+            len: n32,
+            b_param: 1,
+        },
+        // B = A + Q
+        Instr::Add {
+            a: va,
+            b: 5 + n32,
+            dst: vb,
+            len: n32,
+            b_param: 1,
+        },
+        // D = B + A
+        Instr::Add {
+            a: vb,
+            b: va,
+            dst: vd,
+            len: n32,
+            b_param: 0,
+        },
+        Instr::Store {
+            src: vd,
+            dram: out as u64,
+            len: n32,
+        },
+        Instr::Argmax { src: vb, len: n32 },
+        Instr::Halt {},
+    ];
+    load_program(&mut s, &program);
+    s.write_csr(csr::COLUMNS, 2);
+    s.write_csr(csr::CONTROL, csr::CMD_LAUNCH as u32);
+    let cycles = s.run_until_idle(1_000_000).expect("launch finishes");
+    let st = s.read_csr(csr::STATUS);
+    assert_eq!(st, 2, "status {st:#x} (pc {})", s.read_csr(csr::PC));
+    let pq: Vec<i32> = p.iter().zip(&q).map(|(&a, &b)| vf_add(a, b)).collect();
+    let want: Vec<i32> = pq.iter().zip(&p).map(|(&a, &b)| vf_add(a, b)).collect();
+    for c in 0..2u32 {
+        let got = words(&s, out + 4 * n32 * c, n);
+        let bad: Vec<usize> = (0..n).filter(|&i| got[i] != want[i]).collect();
+        assert!(bad.is_empty(), "column {c}: lanes {bad:?} differ");
+        let got = s.read_csr(csr::column(c as usize, csr::OUT));
+        assert_eq!(got as usize, argmax(&pq).unwrap(), "column {c} argmax");
+    }
+    let reported = (s.read_csr(csr::CYCLES_HI) as u64) << 32 | s.read_csr(csr::CYCLES_LO) as u64;
+    eprintln!("{preset}: n={n}: {cycles} cycles stepped, CYCLES = {reported}");
+    assert!(reported > 0 && reported <= cycles);
+}
+
+#[test]
+fn loadp_add_store_argmax_on_tiny() {
+    vector_program("tiny", 37, 1);
+    vector_program("tiny", 64, 2);
+}
+
+#[test]
+fn loadp_add_store_argmax_on_fpga_ecp5() {
+    vector_program("fpga-ecp5", 29, 3);
+}
+
+#[test]
+fn an_instruction_not_built_yet_stops_the_launch_with_its_error() {
+    let mut s = system("tiny");
+    load_program(&mut s, &[Instr::Softmax { addr: 0 }, Instr::Halt {}]);
+    s.write_csr(csr::COLUMNS, 1);
+    s.write_csr(csr::CONTROL, csr::CMD_LAUNCH as u32);
+    s.run_until_idle(10_000).expect("stops");
+    let st = s.read_csr(csr::STATUS);
+    assert_eq!(st >> 8, status::UNSUPPORTED as u32, "status {st:#x}");
+    assert_eq!(st & 4, 4);
+    assert_eq!(s.read_csr(csr::PC), 0);
+}
