@@ -13,7 +13,7 @@ use rust_hdl_core::prelude::*;
 use thiserror::Error;
 use tokenfab_isa::config::AccelConfig;
 
-use crate::blocks::{argmax, decoder, group_dot, lane_round, row_acc, vf_add};
+use crate::blocks::{argmax, decoder, group_dot, lane_round, quant, row_acc, vf_add, vf_mul};
 
 /// Multiplier lanes per matrix-engine row the group dot product supports (`macs_per_row`).
 pub const SUPPORTED_MACS_PER_ROW: &[usize] = &[1, 2, 4, 8, 16, 32];
@@ -98,6 +98,10 @@ pub fn blocks(config: &AccelConfig) -> Result<Vec<BlockVerilog>, EmitError> {
         block("argmax", argmax::Argmax::default(), true),
         block("vf_add", vf_add::VfAdd::default(), false),
         block("to_lane", lane_round::ToLaneNorm::default(), true),
+        block("quant_amax", quant::AbsMax::default(), true),
+        block("quant_shift", quant::QuantShift::default(), true),
+        block("quant_round", quant::QuantRound::default(), true),
+        block("vf_mul", vf_mul::VfMul::default(), true),
     ])
 }
 
@@ -164,7 +168,7 @@ mod tests {
         for preset in ["tiny", "fpga-ecp5"] {
             let config = AccelConfig::preset(preset).unwrap();
             let blocks = blocks(&config).unwrap();
-            assert_eq!(blocks.len(), 6);
+            assert_eq!(blocks.len(), 10);
             for b in &blocks {
                 assert!(
                     b.text.contains(&format!("module {}(", b.module)),

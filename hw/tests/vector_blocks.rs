@@ -156,3 +156,189 @@ fn to_lane_rounds_and_saturates_like_the_spec() {
         cases.len()
     );
 }
+
+/// A segment for QUANT: random magnitudes of every bit length, the lane extremes, all zeros, and
+/// maxima at the mantissa-overflow boundary (`(2^16 - 1) << k`, one below and one above).
+fn quant_segment(r: &mut ChaCha8Rng, n: usize) -> Vec<i32> {
+    let len = r.random_range(1..=24);
+    let mut v: Vec<i32> = (0..len)
+        .map(|_| match r.random_range(0..6) {
+            0 => [0, 1, -1, i32::MAX, -i32::MAX, i32::MIN][r.random_range(0..6)],
+            1 => r.random(),
+            _ => {
+                let bits = r.random_range(0..32);
+                let mag = r.random_range(0..=(u32::MAX >> (32 - bits.max(1)))) as i32;
+                if r.random() {
+                    mag
+                } else {
+                    -mag
+                }
+            }
+        })
+        .collect();
+    match n % 5 {
+        0 => v.iter_mut().for_each(|x| *x = 0),
+        1 => {
+            // The largest magnitude sits at the rounding boundary of its shift.
+            let k = r.random_range(0..16);
+            let peak = ((0xffffi64 << k) + r.random_range(-1..=1)) as i32;
+            v.iter_mut().for_each(|x| *x = (*x >> 17) >> k);
+            let at = r.random_range(0..v.len());
+            v[at] = if r.random() { peak } else { -peak };
+        }
+        _ => {}
+    }
+    v
+}
+
+#[test]
+fn quant_blocks_equal_quantize_block() {
+    use tokenfab_hw::blocks::quant::{ABS_MAX_LATENCY, ROUND_LATENCY, SHIFT_LATENCY};
+    use tokenfab_isa::numerics::activation::quantize_block;
+    let amax_m = model("quant_amax");
+    let shift_m = model("quant_shift");
+    let round_m = model("quant_round");
+    let names = |m: &Model| m.inputs.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&amax_m), ["valid", "first", "value"]);
+    assert_eq!(names(&shift_m), ["valid", "amax"]);
+    assert_eq!(names(&round_m), ["valid", "value", "shift"]);
+    let mut r = rng(12);
+    let segs: Vec<Vec<i32>> = (0..3000).map(|n| quant_segment(&mut r, n)).collect();
+    const LANES: usize = 4;
+
+    // Pass 1: each segment as LANES interleaved sub-streams (lane j takes elements j, j + 4,
+    // ...), each folded from its own `first`, then the lanes' maxima folded by one more
+    // stream through the same block.
+    let mut ops = Vec::new();
+    let mut lane_ends = Vec::new(); // per segment: the op index of each lane's last element
+    for v in &segs {
+        let mut ends = Vec::new();
+        for j in 0..LANES.min(v.len()) {
+            for (i, &x) in v.iter().enumerate().skip(j).step_by(LANES) {
+                ops.push(vec![u128::from(i == j), x as u32 as u128]);
+            }
+            ends.push(ops.len() - 1);
+        }
+        lane_ends.push(ends);
+    }
+    let out = run_valid(&amax_m, &ops, ABS_MAX_LATENCY, &mut r);
+    let amax_at = col(&amax_m, "amax");
+    let mut merge = Vec::new();
+    let mut seg_end = Vec::new();
+    for ends in &lane_ends {
+        for (k, &e) in ends.iter().enumerate() {
+            merge.push(vec![u128::from(k == 0), out[e][amax_at]]);
+        }
+        seg_end.push(merge.len() - 1);
+    }
+    let merged = run_valid(&amax_m, &merge, ABS_MAX_LATENCY, &mut r);
+    let amax: Vec<u128> = seg_end.iter().map(|&e| merged[e][amax_at]).collect();
+
+    // The block shift, then pass 2: every lane to its mantissa.
+    let shifts = run_valid(
+        &shift_m,
+        &amax.iter().map(|&a| vec![a]).collect::<Vec<_>>(),
+        SHIFT_LATENCY,
+        &mut r,
+    );
+    let s_at = col(&shift_m, "shift");
+    let s: Vec<i128> = shifts.iter().map(|o| signed(o[s_at], 8)).collect();
+    let lanes: Vec<Vec<u128>> = segs
+        .iter()
+        .zip(&s)
+        .flat_map(|(v, &s)| v.iter().map(move |&x| vec![x as u32 as u128, twos(s, 8)]))
+        .collect();
+    let mants = run_valid(&round_m, &lanes, ROUND_LATENCY, &mut r);
+    let m_at = col(&round_m, "mant");
+    let mut at = 0;
+    let mut bumped = 0;
+    for (n, v) in segs.iter().enumerate() {
+        let frac = [0u32, 16, 30][n % 3];
+        let want = quantize_block(v, frac);
+        let want_amax = v.iter().map(|x| x.unsigned_abs()).max().unwrap();
+        assert_eq!(amax[n], want_amax as u128, "segment {n}: max |v| of {v:?}");
+        assert_eq!(
+            s[n] as i32 - frac as i32,
+            want.exp,
+            "segment {n}: exp of {v:?}"
+        );
+        let got: Vec<i16> = (0..v.len())
+            .map(|i| signed(mants[at + i][m_at], 16) as i16)
+            .collect();
+        at += v.len();
+        assert_eq!(
+            got, want.mant,
+            "segment {n}: mantissas of {v:?} (s = {})",
+            s[n]
+        );
+        let b = 32 - want_amax.leading_zeros() as i128;
+        bumped += usize::from(want_amax > 0 && s[n] == b - 14);
+    }
+    assert!(
+        bumped > 300,
+        "only {bumped} segments whose shift grew by one"
+    );
+    eprintln!(
+        "quant: {} segments, {} lanes, {bumped} with the shift grown by one",
+        segs.len(),
+        lanes.len()
+    );
+}
+
+/// A lane: mostly random, often an edge value or a small one.
+fn lane(r: &mut ChaCha8Rng) -> i32 {
+    const EDGES: [i32; 10] = [
+        0,
+        1,
+        -1,
+        i32::MAX,
+        -i32::MAX,
+        i32::MIN,
+        1 << 16,
+        -(1 << 16),
+        1 << 15,
+        -(1 << 15),
+    ];
+    match r.random_range(0..5) {
+        0 => EDGES[r.random_range(0..EDGES.len())],
+        1 => r.random_range(-(1 << 20)..(1 << 20)),
+        2 => r.random_range(-1000..1000),
+        _ => r.random(),
+    }
+}
+
+#[test]
+fn vf_mul_rounds_and_saturates_like_the_spec() {
+    use tokenfab_isa::numerics::vector::vf_mul;
+    let m = model("vf_mul");
+    let names: Vec<&str> = m.inputs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["valid", "a", "b"]);
+    let mut r = rng(13);
+    let mut cases: Vec<(i32, i32)> = (0..30_000).map(|_| (lane(&mut r), lane(&mut r))).collect();
+    // Exact ties: a * b with its low 16 bits exactly 2^15, even and odd quotients.
+    for _ in 0..2000 {
+        let a = r.random_range(-(1 << 15)..(1 << 15)) * 2 + 1;
+        cases.push((
+            a << 15,
+            if r.random() { 1 } else { -1 } * r.random_range(1..3),
+        ));
+    }
+    let ops: Vec<Vec<u128>> = cases
+        .iter()
+        .map(|&(a, b)| vec![a as u32 as u128, b as u32 as u128])
+        .collect();
+    let out = run_valid(&m, &ops, tokenfab_hw::blocks::vf_mul::LATENCY, &mut r);
+    let y_at = col(&m, "y");
+    let (mut sat, mut ties) = (0, 0);
+    for (&(a, b), o) in cases.iter().zip(&out) {
+        let want = vf_mul(a, b);
+        sat += usize::from(want.unsigned_abs() == i32::MAX as u32);
+        ties += usize::from((a as i64 * b as i64) & 0xffff == 0x8000);
+        assert_eq!(o[y_at] as u32 as i32, want, "vf_mul({a}, {b})");
+    }
+    assert!(sat > 3000 && ties > 1000, "{sat} saturating, {ties} ties");
+    eprintln!(
+        "vf_mul: {} cases, {sat} saturating, {ties} exact ties",
+        cases.len()
+    );
+}

@@ -253,3 +253,75 @@ pub type ToLaneNorm = ScalePow2Sat<
     { NORM_PRODUCT_BITS as usize + VF_BITS as usize - 1 },
     { VF_BITS as usize },
 >;
+
+/// `y = to_lane`-style rounding by a *fixed* shift, combinational: `clamp(RNE(x / 2^S))` with
+/// `S = W - M`, for a `W`-bit signed `x`, to the symmetric `O`-bit range. The parents register
+/// around it (a `W`-bit increment and compare deep). The same guard / sticky / lsb rule as
+/// [`ScalePow2Sat`], with the shifts wired.
+#[derive(LogicBlock)]
+pub struct RoundShift<const W: usize, const M: usize, const O: usize> {
+    /// The operand, two's complement.
+    pub x: Signal<In, Bits<W>>,
+    /// The rounded, saturated result, two's complement.
+    pub y: Signal<Out, Bits<O>>,
+    x_sign: Constant<Bits<W>>,
+    m_sign: Constant<Bits<M>>,
+    s: Constant<Bits<8>>,
+    sm1: Constant<Bits<8>>,
+    keep: Constant<Bits<8>>,
+    lim_hi: Constant<Bits<M>>,
+    lim_lo: Constant<Bits<M>>,
+    out_max: Constant<Bits<O>>,
+    out_min: Constant<Bits<O>>,
+    floor: Signal<Local, Bits<W>>,
+    r: Signal<Local, Bits<M>>,
+}
+
+impl<const W: usize, const M: usize, const O: usize> Default for RoundShift<W, M, O> {
+    fn default() -> Self {
+        assert!(M < W && W <= 127 && O <= M && O <= 64, "RoundShift widths");
+        let max = (1i128 << (O - 1)) - 1;
+        Self {
+            x: Default::default(),
+            y: Default::default(),
+            x_sign: Constant::new(wide(1i128 << (W - 1))),
+            m_sign: Constant::new(wide(1i128 << (M - 1))),
+            s: Constant::new(((W - M) as u64).into()),
+            sm1: Constant::new(((W - M - 1) as u64).into()),
+            keep: Constant::new(((M + 1) as u64).into()),
+            lim_hi: Constant::new(wide(max)),
+            lim_lo: Constant::new(wide(-max)),
+            out_max: Constant::new(wide(max)),
+            out_min: Constant::new(wide(-max)),
+            floor: Default::default(),
+            r: Default::default(),
+        }
+    }
+}
+
+impl<const W: usize, const M: usize, const O: usize> Logic for RoundShift<W, M, O> {
+    #[hdl_gen]
+    fn update(&mut self) {
+        if (self.x.val() & self.x_sign.val()).any() {
+            self.floor.next = !((!self.x.val()) >> self.s.val());
+        } else {
+            self.floor.next = self.x.val() >> self.s.val();
+        }
+        // Round up: guard bit (S - 1) set, and any lower bit or the kept lsb set.
+        if ((self.x.val() >> self.sm1.val()) & 1).any()
+            & ((self.x.val() << self.keep.val()).any() | (self.floor.val() & 1).any())
+        {
+            self.r.next = bit_cast::<M, W>(self.floor.val()) + 1;
+        } else {
+            self.r.next = bit_cast::<M, W>(self.floor.val());
+        }
+        self.y.next = bit_cast::<O, M>(self.r.val());
+        if (self.r.val() & self.m_sign.val()).any() {
+            if self.r.val() < self.lim_lo.val() {
+                self.y.next = self.out_min.val();
+            }
+        } else if self.r.val() > self.lim_hi.val() {
+            self.y.next = self.out_max.val();
+        }
+    }
+}

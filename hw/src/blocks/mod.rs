@@ -5,5 +5,7 @@ pub mod argmax;
 pub mod decoder;
 pub mod group_dot;
 pub mod lane_round;
+pub mod quant;
 pub mod row_acc;
 pub mod vf_add;
+pub mod vf_mul;
