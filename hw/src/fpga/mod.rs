@@ -7,4 +7,11 @@
 //! a burst memory port, see `docs/host-protocol.md`); until the core lands, the board top holds a
 //! stand-in register file on the CSR bus and nothing on the core's memory port.
 
+pub mod arbiter;
 pub mod board;
+pub mod host;
+pub mod protocol;
+pub mod sdram;
+pub mod shell;
+pub mod sim;
+pub mod uart;

@@ -1,0 +1,301 @@
+//! The board shell: everything on the board around the accelerator core. A power-on reset
+//! (held for 256 clocks after configuration, synchronous to the clock), the UART, the
+//! host-protocol engine, the memory arbiter (port `a` for the core, `b` for the host), the SDR
+//! SDRAM controller, and — until `tokenfab_core` lands — [`CsrStandIn`] on the CSR bus and an idle
+//! core memory port.
+//!
+//! [`emit`] writes the shell's Verilog (module `tokenfab_shell`, `dq` split into out, enable and
+//! in, the form the Verilator harness drives) and [`board_top_verilog`] the board's top module
+//! (`tokenfab_board`: the pins of [`crate::fpga::board::Board::pin_map`], the `dq` tristate and the
+//! SDRAM clock, the inverse of the system clock).
+
+use rust_hdl_core::prelude::*;
+use rust_hdl_widgets::dff::DFF;
+use rust_hdl_widgets::dff_setup;
+
+use crate::fpga::arbiter::MemArbiter;
+use crate::fpga::board::Board;
+use crate::fpga::host::HostEngine;
+use crate::fpga::sdram::SdramController;
+use crate::fpga::uart::{divisor, UartRx, UartTx};
+
+/// The stand-in for the core's CSR port until `tokenfab_core` lands: register 0 reads
+/// [`STANDIN_ID`], registers 1..=4 are read/write scratch registers, every other address reads 0.
+#[derive(LogicBlock)]
+pub struct CsrStandIn {
+    pub clock: Signal<In, Clock>,
+    pub reset: Signal<In, Bit>,
+    pub csr_addr: Signal<In, Bits<8>>,
+    pub csr_write: Signal<In, Bit>,
+    pub csr_wdata: Signal<In, Bits<32>>,
+    pub csr_rdata: Signal<Out, Bits<32>>,
+    id: Constant<Bits<32>>,
+    r1: DFF<Bits<32>>,
+    r2: DFF<Bits<32>>,
+    r3: DFF<Bits<32>>,
+    r4: DFF<Bits<32>>,
+}
+
+/// What register 0 of the stand-in reads ("CSR0" in ASCII, little-endian).
+pub const STANDIN_ID: u32 = 0x3052_5343;
+
+impl Default for CsrStandIn {
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            reset: Default::default(),
+            csr_addr: Default::default(),
+            csr_write: Default::default(),
+            csr_wdata: Default::default(),
+            csr_rdata: Default::default(),
+            id: Constant::new(u64::from(STANDIN_ID).to_bits()),
+            r1: Default::default(),
+            r2: Default::default(),
+            r3: Default::default(),
+            r4: Default::default(),
+        }
+    }
+}
+
+impl Logic for CsrStandIn {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, r1, r2, r3, r4);
+        self.csr_rdata.next = 0.into();
+        if self.csr_addr.val() == 0 {
+            self.csr_rdata.next = self.id.val();
+        }
+        if self.csr_addr.val() == 1 {
+            self.csr_rdata.next = self.r1.q.val();
+        }
+        if self.csr_addr.val() == 2 {
+            self.csr_rdata.next = self.r2.q.val();
+        }
+        if self.csr_addr.val() == 3 {
+            self.csr_rdata.next = self.r3.q.val();
+        }
+        if self.csr_addr.val() == 4 {
+            self.csr_rdata.next = self.r4.q.val();
+        }
+        if self.csr_write.val() {
+            if self.csr_addr.val() == 1 {
+                self.r1.d.next = self.csr_wdata.val();
+            }
+            if self.csr_addr.val() == 2 {
+                self.r2.d.next = self.csr_wdata.val();
+            }
+            if self.csr_addr.val() == 3 {
+                self.r3.d.next = self.csr_wdata.val();
+            }
+            if self.csr_addr.val() == 4 {
+                self.r4.d.next = self.csr_wdata.val();
+            }
+        }
+        if self.reset.val() {
+            self.r1.d.next = 0.into();
+            self.r2.d.next = 0.into();
+            self.r3.d.next = 0.into();
+            self.r4.d.next = 0.into();
+        }
+    }
+}
+
+/// The shell.
+#[derive(LogicBlock)]
+pub struct Shell {
+    pub clock: Signal<In, Clock>,
+    pub uart_rx: Signal<In, Bit>,
+    pub uart_tx: Signal<Out, Bit>,
+    pub led: Signal<Out, Bits<8>>,
+    pub sdram_cke: Signal<Out, Bit>,
+    pub sdram_cs_n: Signal<Out, Bit>,
+    pub sdram_ras_n: Signal<Out, Bit>,
+    pub sdram_cas_n: Signal<Out, Bit>,
+    pub sdram_we_n: Signal<Out, Bit>,
+    pub sdram_ba: Signal<Out, Bits<2>>,
+    pub sdram_a: Signal<Out, Bits<13>>,
+    pub sdram_dqm: Signal<Out, Bits<2>>,
+    pub sdram_dq_o: Signal<Out, Bits<16>>,
+    pub sdram_dq_oe: Signal<Out, Bit>,
+    pub sdram_dq_i: Signal<In, Bits<16>>,
+    led_invert: Constant<Bits<8>>,
+    por: DFF<Bits<9>>,
+    reset: Signal<Local, Bit>,
+    rx: UartRx,
+    tx: UartTx,
+    host: HostEngine,
+    arbiter: MemArbiter,
+    sdram: SdramController,
+    csr: CsrStandIn,
+}
+
+impl Shell {
+    /// The shell for `board` with the UART at `baud` (the board's own baud when `None`).
+    pub fn new(board: &Board, baud: Option<u32>) -> Self {
+        let baud = baud.unwrap_or(board.uart.baud);
+        let div = divisor(board.clock.hz, f64::from(baud));
+        let c = board.sdram_cycles();
+        Self {
+            clock: Default::default(),
+            uart_rx: Default::default(),
+            uart_tx: Default::default(),
+            led: Default::default(),
+            sdram_cke: Default::default(),
+            sdram_cs_n: Default::default(),
+            sdram_ras_n: Default::default(),
+            sdram_cas_n: Default::default(),
+            sdram_we_n: Default::default(),
+            sdram_ba: Default::default(),
+            sdram_a: Default::default(),
+            sdram_dqm: Default::default(),
+            sdram_dq_o: Default::default(),
+            sdram_dq_oe: Default::default(),
+            sdram_dq_i: Default::default(),
+            led_invert: Constant::new(if board.leds.active_low { 0xFF_u64 } else { 0 }.to_bits()),
+            por: Default::default(),
+            reset: Default::default(),
+            rx: UartRx::new(div),
+            tx: UartTx::new(div),
+            host: Default::default(),
+            arbiter: Default::default(),
+            sdram: SdramController::new(&c, board.sdram.columns, board.sdram.rows),
+            csr: Default::default(),
+        }
+    }
+}
+
+impl Logic for Shell {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(self, clock, por);
+        clock!(self, clock, rx, tx, host, arbiter, sdram, csr);
+        // Power-on reset: the flip-flops start at 0 after configuration; reset holds until the
+        // counter's top bit sets, 256 clocks later.
+        self.reset.next = !self.por.q.val().get_bit(8);
+        if !self.por.q.val().get_bit(8) {
+            self.por.d.next = self.por.q.val() + 1;
+        }
+        self.rx.reset.next = self.reset.val();
+        self.tx.reset.next = self.reset.val();
+        self.host.reset.next = self.reset.val();
+        self.arbiter.reset.next = self.reset.val();
+        self.sdram.reset.next = self.reset.val();
+        self.csr.reset.next = self.reset.val();
+        // UART.
+        self.rx.rx.next = self.uart_rx.val();
+        self.uart_tx.next = self.tx.tx.val();
+        self.host.rx_data.next = self.rx.data.val();
+        self.host.rx_valid.next = self.rx.valid.val();
+        self.tx.data.next = self.host.tx_data.val();
+        self.tx.valid.next = self.host.tx_valid.val();
+        self.host.tx_ready.next = self.tx.ready.val();
+        // CSR bus: the stand-in until the core lands.
+        self.csr.csr_addr.next = self.host.csr_addr.val();
+        self.csr.csr_write.next = self.host.csr_write.val();
+        self.csr.csr_wdata.next = self.host.csr_wdata.val();
+        self.host.csr_rdata.next = self.csr.csr_rdata.val();
+        // Memory: the core's port (idle until the core lands) and the host's share the arbiter.
+        self.arbiter.a.req_valid.next = false;
+        self.arbiter.a.req_write.next = false;
+        self.arbiter.a.req_addr.next = 0.into();
+        self.arbiter.a.req_beats.next = 0.into();
+        self.arbiter.a.wvalid.next = false;
+        self.arbiter.a.wdata.next = 0.into();
+        self.arbiter.a.wstrb.next = 0.into();
+        self.arbiter.b.req_valid.next = self.host.mem_req_valid.val();
+        self.host.mem_req_ready.next = self.arbiter.b.req_ready.val();
+        self.arbiter.b.req_write.next = self.host.mem_req_write.val();
+        self.arbiter.b.req_addr.next = self.host.mem_req_addr.val();
+        self.arbiter.b.req_beats.next = self.host.mem_req_beats.val();
+        self.arbiter.b.wvalid.next = self.host.mem_wvalid.val();
+        self.host.mem_wready.next = self.arbiter.b.wready.val();
+        self.arbiter.b.wdata.next = self.host.mem_wdata.val();
+        self.arbiter.b.wstrb.next = self.host.mem_wstrb.val();
+        self.host.mem_rvalid.next = self.arbiter.b.rvalid.val();
+        self.host.mem_rdata.next = self.arbiter.b.rdata.val();
+        self.sdram.req_valid.next = self.arbiter.req_valid.val();
+        self.arbiter.req_ready.next = self.sdram.req_ready.val();
+        self.sdram.req_write.next = self.arbiter.req_write.val();
+        self.sdram.req_addr.next = self.arbiter.req_addr.val();
+        self.sdram.req_beats.next = self.arbiter.req_beats.val();
+        self.sdram.wvalid.next = self.arbiter.wvalid.val();
+        self.arbiter.wready.next = self.sdram.wready.val();
+        self.sdram.wdata.next = self.arbiter.wdata.val();
+        self.sdram.wstrb.next = self.arbiter.wstrb.val();
+        self.arbiter.rvalid.next = self.sdram.rvalid.val();
+        self.arbiter.rdata.next = self.sdram.rdata.val();
+        // The chip.
+        self.sdram_cke.next = self.sdram.sdram_cke.val();
+        self.sdram_cs_n.next = self.sdram.sdram_cs_n.val();
+        self.sdram_ras_n.next = self.sdram.sdram_ras_n.val();
+        self.sdram_cas_n.next = self.sdram.sdram_cas_n.val();
+        self.sdram_we_n.next = self.sdram.sdram_we_n.val();
+        self.sdram_ba.next = self.sdram.sdram_ba.val();
+        self.sdram_a.next = self.sdram.sdram_a.val();
+        self.sdram_dqm.next = self.sdram.sdram_dqm.val();
+        self.sdram_dq_o.next = self.sdram.sdram_dq_o.val();
+        self.sdram_dq_oe.next = self.sdram.sdram_dq_oe.val();
+        self.sdram.sdram_dq_i.next = self.sdram_dq_i.val();
+        // LEDs: 0 = out of reset, 1 = SDRAM initialised, 2 = a host frame in progress.
+        self.led.next = (bit_cast::<8, 1>(self.host.busy.val().into()) << 2
+            | bit_cast::<8, 1>(self.sdram.init_done.val().into()) << 1
+            | bit_cast::<8, 1>((!self.reset.val()).into()))
+            ^ self.led_invert.val();
+    }
+}
+
+/// The shell's module name.
+pub const SHELL_MODULE: &str = "tokenfab_shell";
+/// The board top's module name.
+pub const BOARD_MODULE: &str = "tokenfab_board";
+
+/// The shell's Verilog for `board` (UART at `baud`, the board's when `None`), module
+/// [`SHELL_MODULE`].
+pub fn emit(board: &Board, baud: Option<u32>) -> String {
+    let mut shell = Shell::new(board, baud);
+    shell.connect_all();
+    let raw = generate_verilog(&shell);
+    raw.replace("module top(", &format!("module {SHELL_MODULE}("))
+        .replace("top$", &format!("{SHELL_MODULE}$"))
+}
+
+/// The board's top module: pins named as in the `.lpf`, the `dq` tristate, the SDRAM clock.
+pub fn board_top_verilog(board: &Board) -> String {
+    let leds = board.leds.pins.len();
+    format!(
+        "// generated by tokenfab bitstream for board {name}; do not edit\n\
+module {BOARD_MODULE}(\n\
+    input wire clk,\n\
+    input wire uart_rx,\n\
+    output wire uart_tx,\n\
+    output wire [{led_hi}:0] led,\n\
+    output wire sdram_clk,\n\
+    output wire sdram_cke,\n\
+    output wire sdram_cs_n,\n\
+    output wire sdram_ras_n,\n\
+    output wire sdram_cas_n,\n\
+    output wire sdram_we_n,\n\
+    output wire [1:0] sdram_ba,\n\
+    output wire [12:0] sdram_a,\n\
+    output wire [1:0] sdram_dqm,\n\
+    inout wire [15:0] sdram_dq\n\
+);\n\
+    wire [7:0] led_all;\n\
+    wire [15:0] dq_o;\n\
+    wire dq_oe;\n\
+    // The chip samples half a clock after the controller's registered outputs change.\n\
+    assign sdram_clk = ~clk;\n\
+    assign sdram_dq = dq_oe ? dq_o : 16'bz;\n\
+    assign led = led_all[{led_hi}:0];\n\
+    {SHELL_MODULE} shell(\n\
+        .clock(clk), .uart_rx(uart_rx), .uart_tx(uart_tx), .led(led_all),\n\
+        .sdram_cke(sdram_cke), .sdram_cs_n(sdram_cs_n), .sdram_ras_n(sdram_ras_n),\n\
+        .sdram_cas_n(sdram_cas_n), .sdram_we_n(sdram_we_n), .sdram_ba(sdram_ba),\n\
+        .sdram_a(sdram_a), .sdram_dqm(sdram_dqm), .sdram_dq_o(dq_o), .sdram_dq_oe(dq_oe),\n\
+        .sdram_dq_i(sdram_dq)\n\
+    );\n\
+endmodule\n",
+        name = board.name,
+        led_hi = leds - 1,
+    )
+}
