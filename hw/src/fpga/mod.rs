@@ -9,6 +9,7 @@
 
 pub mod arbiter;
 pub mod board;
+pub mod flow;
 pub mod host;
 pub mod protocol;
 pub mod sdram;
