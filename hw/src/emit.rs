@@ -13,7 +13,7 @@ use rust_hdl_core::prelude::*;
 use thiserror::Error;
 use tokenfab_isa::config::AccelConfig;
 
-use crate::blocks::{argmax, decoder, group_dot, lane_round, quant, row_acc, vf_add, vf_mul};
+use crate::blocks::{argmax, decoder, exp, group_dot, lane_round, quant, row_acc, vf_add, vf_mul};
 
 /// Multiplier lanes per matrix-engine row the group dot product supports (`macs_per_row`).
 pub const SUPPORTED_MACS_PER_ROW: &[usize] = &[1, 2, 4, 8, 16, 32];
@@ -102,6 +102,7 @@ pub fn blocks(config: &AccelConfig) -> Result<Vec<BlockVerilog>, EmitError> {
         block("quant_shift", quant::QuantShift::default(), true),
         block("quant_round", quant::QuantRound::default(), true),
         block("vf_mul", vf_mul::VfMul::default(), true),
+        block("exp_neg", exp::ExpNeg::default(), true),
     ])
 }
 
@@ -168,7 +169,7 @@ mod tests {
         for preset in ["tiny", "fpga-ecp5"] {
             let config = AccelConfig::preset(preset).unwrap();
             let blocks = blocks(&config).unwrap();
-            assert_eq!(blocks.len(), 10);
+            assert_eq!(blocks.len(), 11);
             for b in &blocks {
                 assert!(
                     b.text.contains(&format!("module {}(", b.module)),

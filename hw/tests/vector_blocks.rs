@@ -342,3 +342,36 @@ fn vf_mul_rounds_and_saturates_like_the_spec() {
         cases.len()
     );
 }
+
+#[test]
+fn exp_neg_equals_the_spec_from_zero_to_underflow() {
+    use tokenfab_isa::numerics::exp::exp_neg;
+    let m = model("exp_neg");
+    let names: Vec<&str> = m.inputs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["valid", "d"]);
+    let mut r = rng(14);
+    let mut cases: Vec<i32> = vec![0, -1, -2, 1, i32::MAX, i32::MIN, -i32::MAX, -(1 << 30)];
+    // Every lane of [-1/8, 0] (segment boundaries of the table and k = 0 densely), then random
+    // lanes over the range where exp is non-zero, around the underflow (k = 30..32, d near
+    // -21.5), and anywhere.
+    cases.extend(-(1 << 13)..=0);
+    for n in 0..30_000 {
+        cases.push(match n % 4 {
+            0 => r.random_range(-(22 << 16)..=0),
+            1 => r.random_range(-(23 << 16)..-(20 << 16)),
+            2 => r.random_range(-(1 << 20)..(1 << 10)),
+            _ => r.random(),
+        });
+    }
+    let ops: Vec<Vec<u128>> = cases.iter().map(|&d| vec![d as u32 as u128]).collect();
+    let out = run_valid(&m, &ops, tokenfab_hw::blocks::exp::LATENCY, &mut r);
+    let e_at = col(&m, "e");
+    let mut zeros = 0;
+    for (&d, o) in cases.iter().zip(&out) {
+        let want = exp_neg(d);
+        zeros += usize::from(want == 0);
+        assert_eq!(o[e_at] as u32, want, "exp_neg({d})");
+    }
+    assert!(zeros > 1000, "only {zeros} underflows");
+    eprintln!("exp_neg: {} cases, {zeros} underflowing to 0", cases.len());
+}

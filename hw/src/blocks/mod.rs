@@ -3,7 +3,9 @@
 
 pub mod argmax;
 pub mod decoder;
+pub mod exp;
 pub mod group_dot;
+pub mod interp;
 pub mod lane_round;
 pub mod quant;
 pub mod row_acc;
