@@ -110,6 +110,11 @@ pub struct DramModel {
     params: Arc<UnitParams>,
     options: DramOptions,
     units: Vec<Unit>,
+    /// Per unit: no command can issue before this cycle unless a request arrives first
+    /// ([`Unit::quiet_until`]), so advancing to an earlier cycle need not visit it.
+    quiet_until: Vec<i64>,
+    /// A request arrived since the fast path last looked for a long stream to calibrate on.
+    arrived_since_calibration: bool,
     now: i64,
     requests: Vec<Option<Pending>>,
     free: Vec<usize>,
@@ -166,7 +171,7 @@ impl DramModel {
             trace: options.trace,
             incremental: options.incremental,
         });
-        let units = (0..channels * o.pseudo_channels as usize)
+        let units: Vec<Unit> = (0..channels * o.pseudo_channels as usize)
             .map(|_| Unit::new(params.clone()))
             .collect();
         Ok(DramModel {
@@ -174,7 +179,9 @@ impl DramModel {
             mapping: AddressMapping::new(standard, channels as u64, interleave_bytes as u64),
             params,
             options,
+            quiet_until: vec![i64::MIN; units.len()],
             units,
+            arrived_since_calibration: false,
             now: 0,
             requests: Vec::new(),
             free: Vec::new(),
@@ -245,7 +252,9 @@ impl DramModel {
             };
             for pc in 0..pcs {
                 if let Some((first, count)) = self.mapping.unit_bursts(lo, hi, pc) {
-                    self.units[(ch * pcs + pc) as usize].push(Segment {
+                    let u = (ch * pcs + pc) as usize;
+                    self.quiet_until[u] = i64::MIN;
+                    self.units[u].push(Segment {
                         req: slot,
                         first,
                         count,
@@ -263,6 +272,7 @@ impl DramModel {
             done: self.now,
         });
         self.outstanding += 1;
+        self.arrived_since_calibration = true;
         if req.write {
             self.bytes_written += req.bytes;
         } else {
@@ -302,7 +312,10 @@ impl DramModel {
             self.calibrations[0].clone().flatten(),
             self.calibrations[1].clone().flatten(),
         ];
-        for unit in &mut self.units {
+        for (u, unit) in self.units.iter_mut().enumerate() {
+            if target < self.quiet_until[u] {
+                continue;
+            }
             if self.options.fast_path && target != i64::MAX {
                 unit.skip_idle_refresh(target);
             }
@@ -314,10 +327,10 @@ impl DramModel {
                     break;
                 }
             }
-        }
-        for u in 0..self.units.len() {
-            let finished = std::mem::take(&mut self.units[u].finished);
-            for (slot, done) in finished {
+            if self.options.incremental {
+                self.quiet_until[u] = unit.quiet_until();
+            }
+            for (slot, done) in unit.finished.drain(..) {
                 let p = self.requests[slot].as_mut().expect("a live request");
                 p.done = p.done.max(done);
                 p.segments -= 1;
@@ -334,9 +347,13 @@ impl DramModel {
         }
     }
 
-    /// Calibrate the fast path for a direction the first time a unit holds a long stream in it.
+    /// Calibrate the fast path for a direction the first time a unit holds a long stream in it
+    /// (looked for when requests have arrived: only they lengthen a queue).
     fn calibrate_if_needed(&mut self) {
-        if !self.options.fast_path {
+        if !self.options.fast_path
+            || !std::mem::take(&mut self.arrived_since_calibration)
+            || self.calibrations.iter().all(Option::is_some)
+        {
             return;
         }
         let bpr = self.params.geometry.bursts_per_rowset();

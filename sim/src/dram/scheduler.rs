@@ -165,6 +165,17 @@ impl Unit {
         self.wake = i64::MIN;
     }
 
+    /// No command issues, and neither a fast-path jump nor an idle refresh skip happens, before
+    /// this cycle unless a segment is pushed first: right after [`Unit::step`] found nothing to
+    /// issue by its target (and a jump found nothing to jump), the remembered failed decision, or
+    /// the last command of a schedule committed ahead; never, for an idle unit without refresh.
+    pub fn quiet_until(&self) -> i64 {
+        if self.queue.is_empty() && self.refresh.due().is_none() {
+            return i64::MAX;
+        }
+        self.wake.max(self.floor)
+    }
+
     /// The look-ahead window, remembered while the unit's commands leave it unchanged.
     fn window(&mut self) -> Window {
         if let Some(w) = self.window {
@@ -354,7 +365,12 @@ impl Unit {
             return false;
         };
         match choice {
-            Choice::Column => self.issue_column(best_t),
+            Choice::Column => {
+                self.issue_column(best_t);
+                if win.n == 0 {
+                    self.column_run(target);
+                }
+            }
             Choice::Row(i) => {
                 let (b, row, _) = win.needy[i];
                 let cmd = if self.banks[b].is_open() {
@@ -374,6 +390,35 @@ impl Unit {
             }
         }
         true
+    }
+
+    /// After a column command chosen with no bank in the window needing a row command: issue the
+    /// column commands that follow, by `target`, for as long as [`Unit::step`] could choose
+    /// nothing else, skipping its bookkeeping. That lasts while the window is unchanged (so it
+    /// still needs no row command, and the head's row is open), no refresh is owed or falls due
+    /// by the command, and the head is not at a row-set boundary (where the fast path may jump
+    /// first). Each command issues at the cycle `step` would have chosen.
+    fn column_run(&mut self, target: i64) {
+        let p = self.p.clone();
+        let g = &p.geometry;
+        while self.window.is_some() && !self.at_boundary && self.refresh.is_quiet() {
+            let Some(seg) = self.queue.front() else {
+                return;
+            };
+            let loc = g.locate(seg.next());
+            let b = loc.flat_bank(g.banks_per_group);
+            debug_assert_eq!(self.banks[b].open_row, Some(loc.row));
+            let cmd = if seg.write { Command::Wr } else { Command::Rd };
+            let t = self
+                .timing
+                .earliest(&p.rows, cmd, &[b])
+                .max(seg.arrival)
+                .max(self.floor);
+            if t > target || self.refresh.due().is_some_and(|d| d.next <= t) {
+                return;
+            }
+            self.issue_column(t);
+        }
     }
 
     fn choose_refresh_target(&mut self, busy: u64) {
