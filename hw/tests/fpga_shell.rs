@@ -15,13 +15,32 @@ use tokenfab_hw::fpga::sim::ShellSim;
 /// A fast UART for the test (the board's 115200 baud would be 217 clocks a bit at 25 MHz).
 const TEST_BAUD: u32 = 3_125_000;
 
-fn sim(board: &str) -> ShellSim {
+/// Board `name`, its clock replaced by `clock_hz` when given (a faster clock makes every SDRAM
+/// timing several clocks long, so the controller's counters are exercised, not just 1-clock
+/// minima).
+fn board(name: &str, clock_hz: Option<f64>) -> Board {
+    let b = Board::load(name).unwrap_or_else(|e| panic!("{e}"));
+    let Some(hz) = clock_hz else { return b };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = std::fs::read_to_string(
+        tokenfab_hw::fpga::board::boards_dir().join(format!("{name}.toml")),
+    )
+    .expect("board file");
+    let f = dir.path().join(format!("{name}.toml"));
+    std::fs::write(&f, text.replace("hz = 25e6", &format!("hz = {hz:e}"))).unwrap();
+    let fast = Board::from_file(&f).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(fast.clock.hz, hz);
+    fast
+}
+
+fn sim(b: &Board) -> ShellSim {
     let eda = Eda::get().unwrap_or_else(|e| panic!("EDA tools: {e}"));
-    let b = Board::load(board).unwrap_or_else(|e| panic!("{e}"));
     let t = std::time::Instant::now();
-    let s = ShellSim::start(eda, &b, TEST_BAUD).unwrap_or_else(|e| panic!("{e}"));
+    let s = ShellSim::start(eda, b, TEST_BAUD).unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
-        "{board}: built in {:.1} s (0 = cached), started in {:.1} s",
+        "{} at {} MHz: built in {:.1} s (0 = cached), started in {:.1} s",
+        b.name,
+        b.clock.hz / 1e6,
         s.build_time.as_secs_f64(),
         t.elapsed().as_secs_f64()
     );
@@ -35,10 +54,12 @@ fn ok(s: &mut ShellSim, req: &[u8], data_len: usize) -> Vec<u8> {
     parse_reply(&reply, data_len).unwrap_or_else(|e| panic!("{e}: {reply:02x?}"))
 }
 
-fn exercise(board: &str) {
-    let mut s = sim(board);
-    // Power-up: tINIT (200 us = 5000 clocks at 25 MHz) and the init sequence.
-    s.run(6000).unwrap();
+fn exercise(b: &Board) {
+    let mut s = sim(b);
+    let c = b.sdram_cycles();
+    eprintln!("{} at {} MHz: {c:?}", b.name, b.clock.hz / 1e6);
+    // Power-up: tINIT (200 us) and the init sequence.
+    s.run(u64::from(c.n_init) + 1000).unwrap();
     assert_eq!(ok(&mut s, &p::ping(), 4), p::PING_VALUE.to_le_bytes());
     // Registers.
     assert_eq!(ok(&mut s, &p::read_reg(0), 4), STANDIN_ID.to_le_bytes());
@@ -114,14 +135,43 @@ fn exercise(board: &str) {
     let got = ok(&mut s, &p::read_mem(blocks[3].0, 128), 1024);
     assert_eq!(got, blocks[3].1);
     let stats = s.stats().unwrap();
-    eprintln!("{board}: {stats:?}");
+    eprintln!("{}: {stats:?}", b.name);
     let get = |k: &str| stats.iter().find(|(n, _)| n == k).unwrap().1;
-    let b = Board::load(board).unwrap();
-    assert!(get("max_refresh_gap") <= u64::from(b.sdram_cycles().n_refi));
-    assert!(get("refreshes") > get("clocks") / u64::from(b.sdram_cycles().n_refi));
+    assert!(get("max_refresh_gap") <= u64::from(c.n_refi));
+    assert!(get("refreshes") > get("clocks") / u64::from(c.n_refi));
+    // One READ or WRITE burst a beat: every block's beats, the bad-checksum frame's none.
+    let beats: u64 = blocks.iter().map(|(_, d)| d.len() as u64 / 8).sum();
+    assert_eq!(get("writes"), beats);
+    assert_eq!(get("reads"), beats + 1 + 128);
+    assert!(get("activates") > 10);
 }
 
 #[test]
 fn ulx3s_shell_talks_through_the_uart_to_registers_and_sdram() {
-    exercise("ulx3s");
+    exercise(&board("ulx3s", None));
+}
+
+#[test]
+fn icesugar_pro_shell_at_100_mhz_keeps_every_multi_clock_sdram_timing() {
+    let b = board("icesugar-pro", Some(100e6));
+    let c = b.sdram_cycles();
+    assert_eq!((c.n_rcd, c.n_rp, c.n_ras, c.n_rc, c.n_rfc), (3, 3, 5, 7, 7));
+    exercise(&b);
+}
+
+#[test]
+fn the_chip_model_fails_loudly_on_a_controller_built_for_a_faster_chip() {
+    // The RTL of the ulx3s shell (tRCD 1 clock at 25 MHz) against a chip that needs 2.
+    let b = board("ulx3s", None);
+    let mut slow = b.sdram_cycles();
+    slow.n_rcd += 1;
+    let eda = Eda::get().unwrap_or_else(|e| panic!("EDA tools: {e}"));
+    let mut s =
+        ShellSim::start_checking(eda, &b, &slow, TEST_BAUD).unwrap_or_else(|e| panic!("{e}"));
+    s.run(u64::from(slow.n_init) + 1000).unwrap();
+    let e = s
+        .transact(&p::read_mem(0, 1), reply_len(8), 20_000)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("violation") && e.contains("tRCD: 1 < 2"), "{e}");
 }

@@ -230,10 +230,11 @@ pub fn build(
     let t = Instant::now();
     let bit = out.join(format!("{}.bit", board.name));
     let mut pack = eda.ecppack();
+    // Relative names: the WebAssembly tools see only their working directory.
     pack.current_dir(out)
         .arg("--compress")
         .arg(format!("{BOARD_MODULE}.config"))
-        .arg(&bit);
+        .arg(format!("{}.bit", board.name));
     run(&mut pack)?;
     let seconds_pack = t.elapsed().as_secs_f64();
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::eda::{run, Eda, EdaError};
-use crate::fpga::board::Board;
+use crate::fpga::board::{Board, Cycles};
 use crate::fpga::shell::{emit, SHELL_MODULE};
 use crate::fpga::uart::divisor;
 use crate::lint::waiver_args;
@@ -65,8 +65,20 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 impl ShellSim {
-    /// Build (or reuse) the shell of `board` with its UART at `baud` and start it.
+    /// Build (or reuse) the shell of `board` with its UART at `baud` and start it, the chip model
+    /// checking the board's own timing.
     pub fn start(eda: &Eda, board: &Board, baud: u32) -> Result<ShellSim, SimError> {
+        ShellSim::start_checking(eda, board, &board.sdram_cycles(), baud)
+    }
+
+    /// As [`ShellSim::start`], the chip model checking the timing `chip` instead of the board's
+    /// (a test that the model catches a controller built for a faster chip).
+    pub fn start_checking(
+        eda: &Eda,
+        board: &Board,
+        chip: &Cycles,
+        baud: u32,
+    ) -> Result<ShellSim, SimError> {
         let verilog = emit(board, Some(baud));
         let mut h = DefaultHasher::new();
         (&verilog, SIM_CPP, crate::eda::PINS).hash(&mut h);
@@ -106,7 +118,7 @@ impl ShellSim {
         } else {
             Duration::ZERO
         };
-        let c = board.sdram_cycles();
+        let c = chip;
         let div = divisor(board.clock.hz, f64::from(baud));
         let args = [
             c.n_rcd,
