@@ -13,7 +13,9 @@ use rust_hdl_core::prelude::*;
 use thiserror::Error;
 use tokenfab_isa::config::AccelConfig;
 
-use crate::blocks::{argmax, decoder, exp, group_dot, lane_round, quant, row_acc, vf_add, vf_mul};
+use crate::blocks::{
+    argmax, decoder, exp, group_dot, lane_round, quant, reciprocal, row_acc, silu, vf_add, vf_mul,
+};
 
 /// Multiplier lanes per matrix-engine row the group dot product supports (`macs_per_row`).
 pub const SUPPORTED_MACS_PER_ROW: &[usize] = &[1, 2, 4, 8, 16, 32];
@@ -103,6 +105,8 @@ pub fn blocks(config: &AccelConfig) -> Result<Vec<BlockVerilog>, EmitError> {
         block("quant_round", quant::QuantRound::default(), true),
         block("vf_mul", vf_mul::VfMul::default(), true),
         block("exp_neg", exp::ExpNeg::default(), true),
+        block("reciprocal", reciprocal::Reciprocal::default(), true),
+        block("silu", silu::Silu::default(), true),
     ])
 }
 
@@ -169,7 +173,7 @@ mod tests {
         for preset in ["tiny", "fpga-ecp5"] {
             let config = AccelConfig::preset(preset).unwrap();
             let blocks = blocks(&config).unwrap();
-            assert_eq!(blocks.len(), 11);
+            assert_eq!(blocks.len(), 13);
             for b in &blocks {
                 assert!(
                     b.text.contains(&format!("module {}(", b.module)),

@@ -375,3 +375,93 @@ fn exp_neg_equals_the_spec_from_zero_to_underflow() {
     assert!(zeros > 1000, "only {zeros} underflows");
     eprintln!("exp_neg: {} cases, {zeros} underflowing to 0", cases.len());
 }
+
+#[test]
+fn reciprocal_equals_the_spec_over_64_bits() {
+    use tokenfab_isa::numerics::reciprocal::reciprocal;
+    let m = model("reciprocal");
+    let names: Vec<&str> = m.inputs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["valid", "x"]);
+    let mut r = rng(15);
+    let mut cases: Vec<u64> = vec![0, 1, 2, 3, u64::MAX, 1 << 63, (1 << 30) + 1, 1 << 31];
+    for p in 0..64 {
+        cases.extend([1u64 << p, (1u64 << p) - 1, (1u64 << p) + 1]);
+    }
+    for n in 0..30_000u64 {
+        cases.push(match n % 5 {
+            // SiLU's denominators (2^30, 2^31], softmax sums [2^30, 2^47).
+            0 => r.random_range((1 << 30) + 1..=(1 << 31)),
+            1 => r.random_range(1 << 30..1 << 47),
+            // Segment boundaries of the table: f = 1 + i/512 (+- one ulp), at any scale.
+            2 => {
+                let seg = (512 + r.random_range(0..512u64)) << 22;
+                let f = (seg as i64 + r.random_range(-1..=1)) as u64 & 0xffff_ffff;
+                let l = r.random_range(0..64u32);
+                if l >= 31 {
+                    (f.max(1 << 31) << (l - 31)).max(1)
+                } else {
+                    (f >> (31 - l)).max(1)
+                }
+            }
+            3 => r.random::<u64>() >> r.random_range(0..64),
+            _ => r.random(),
+        });
+    }
+    let ops: Vec<Vec<u128>> = cases.iter().map(|&x| vec![x as u128]).collect();
+    let out = run_valid(&m, &ops, tokenfab_hw::blocks::reciprocal::LATENCY, &mut r);
+    let (mant_at, exp_at, zero_at) = (col(&m, "mant"), col(&m, "exp"), col(&m, "zero"));
+    for (&x, o) in cases.iter().zip(&out) {
+        match reciprocal(x) {
+            Some(want) => {
+                assert_eq!(o[zero_at], 0, "reciprocal({x}): zero flag");
+                assert_eq!(o[mant_at] as u32, want.mant, "reciprocal({x}): mant");
+                assert_eq!(
+                    signed(o[exp_at], 8) as i32,
+                    want.exp,
+                    "reciprocal({x}): exp"
+                );
+            }
+            None => assert_eq!(o[zero_at], 1, "reciprocal({x}): zero flag"),
+        }
+    }
+    eprintln!("reciprocal: {} cases", cases.len());
+}
+
+#[test]
+fn silu_equals_the_spec() {
+    use tokenfab_isa::numerics::silu::silu;
+    let m = model("silu");
+    let names: Vec<&str> = m.inputs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["valid", "x"]);
+    let mut r = rng(16);
+    let mut cases: Vec<i32> = vec![0, 1, -1, 2, -2, i32::MAX, -i32::MAX, i32::MIN];
+    // Every lane of [-1/16, 1/16], then the gate range of real models, the tails where the
+    // negative branch underflows, and anywhere.
+    cases.extend(-(1 << 12)..=(1 << 12));
+    for n in 0..30_000 {
+        cases.push(match n % 4 {
+            0 => r.random_range(-(8 << 16)..=(8 << 16)),
+            1 => r.random_range(-(30 << 16)..=-(15 << 16)),
+            2 => lane(&mut r),
+            _ => r.random(),
+        });
+    }
+    let ops: Vec<Vec<u128>> = cases.iter().map(|&x| vec![x as u32 as u128]).collect();
+    let out = run_valid(&m, &ops, tokenfab_hw::blocks::silu::LATENCY, &mut r);
+    let y_at = col(&m, "y");
+    let (mut neg, mut sat) = (0, 0);
+    for (&x, o) in cases.iter().zip(&out) {
+        let want = silu(x);
+        neg += usize::from(x < 0 && want != 0);
+        sat += usize::from(want == i32::MAX);
+        assert_eq!(o[y_at] as u32 as i32, want, "silu({x})");
+    }
+    assert!(
+        neg > 5000 && sat > 100,
+        "{neg} non-zero negative, {sat} saturating"
+    );
+    eprintln!(
+        "silu: {} cases, {neg} non-zero negative, {sat} saturating",
+        cases.len()
+    );
+}

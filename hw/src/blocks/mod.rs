@@ -8,6 +8,8 @@ pub mod group_dot;
 pub mod interp;
 pub mod lane_round;
 pub mod quant;
+pub mod reciprocal;
 pub mod row_acc;
+pub mod silu;
 pub mod vf_add;
 pub mod vf_mul;
