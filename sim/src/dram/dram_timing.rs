@@ -21,6 +21,8 @@
 //!   out-of-order row commands in a look-ahead window; why is written there);
 //! - [`fastpath`]: the calibrated steady state of long sequential streams, exact without refresh
 //!   and within a tested bound with it (what it approximates is written there);
+//! - [`column_run`]: runs of row hits (short reads such as KV-cache entries) issued without
+//!   re-deciding each command, in closed form inside a row-set (exact);
 //! - [`stats`]: counters, statistics and the energy split (activate / read-write / refresh /
 //!   background);
 //! - [`model`]: the API: [`DramModel::new`], [`DramModel::submit`] a [`Request`], move time with
@@ -39,6 +41,7 @@
 //! efficiency, the fast path against the exact path, and every shipped standard file.
 
 pub mod bank;
+pub mod column_run;
 pub mod constraints;
 pub mod fastpath;
 pub mod mapping;

@@ -90,9 +90,9 @@ pub struct TraceRecord {
 
 /// The look-ahead window: banks whose first use needs a row command, and every bank in use.
 #[derive(Clone, Copy, Debug)]
-struct Window {
+pub(super) struct Window {
     needy: [(usize, u32, i64); MAX_NEEDY],
-    n: usize,
+    pub(super) n: usize,
     busy: u64,
 }
 
@@ -124,10 +124,10 @@ pub struct Unit {
     pub at_boundary: bool,
     pub carry: FastCarry,
     /// The look-ahead window of the last decision, while it is still the window.
-    window: Option<Window>,
+    pub(super) window: Option<Window>,
     /// No command can issue before this cycle unless the unit's state changes first (a failed
     /// decision that changed nothing); `i64::MIN` when unknown.
-    wake: i64,
+    pub(super) wake: i64,
 }
 
 impl Unit {
@@ -196,7 +196,7 @@ impl Unit {
     ///   an open row, so that bank was and stays in use and not needy;
     /// - the burst entering at the far end, if any, is not a first use if `G` bursts before it,
     ///   in the same segment and row-set, the window already uses the same bank and row.
-    fn window_survives(&self, k: u64) -> bool {
+    pub(super) fn window_survives(&self, k: u64) -> bool {
         let g = &self.p.geometry;
         let groups = u64::from(g.bank_groups);
         let Some(head) = self.queue.front() else {
@@ -392,35 +392,6 @@ impl Unit {
         true
     }
 
-    /// After a column command chosen with no bank in the window needing a row command: issue the
-    /// column commands that follow, by `target`, for as long as [`Unit::step`] could choose
-    /// nothing else, skipping its bookkeeping. That lasts while the window is unchanged (so it
-    /// still needs no row command, and the head's row is open), no refresh is owed or falls due
-    /// by the command, and the head is not at a row-set boundary (where the fast path may jump
-    /// first). Each command issues at the cycle `step` would have chosen.
-    fn column_run(&mut self, target: i64) {
-        let p = self.p.clone();
-        let g = &p.geometry;
-        while self.window.is_some() && !self.at_boundary && self.refresh.is_quiet() {
-            let Some(seg) = self.queue.front() else {
-                return;
-            };
-            let loc = g.locate(seg.next());
-            let b = loc.flat_bank(g.banks_per_group);
-            debug_assert_eq!(self.banks[b].open_row, Some(loc.row));
-            let cmd = if seg.write { Command::Wr } else { Command::Rd };
-            let t = self
-                .timing
-                .earliest(&p.rows, cmd, &[b])
-                .max(seg.arrival)
-                .max(self.floor);
-            if t > target || self.refresh.due().is_some_and(|d| d.next <= t) {
-                return;
-            }
-            self.issue_column(t);
-        }
-    }
-
     fn choose_refresh_target(&mut self, busy: u64) {
         let timing = &self.timing;
         let last_use =
@@ -479,7 +450,7 @@ impl Unit {
             .min_by_key(|(t, _)| *t)
     }
 
-    fn issue_column(&mut self, at: i64) {
+    pub(super) fn issue_column(&mut self, at: i64) {
         let g = &self.p.geometry;
         let seg = self
             .queue

@@ -2,7 +2,7 @@
 //! and the rank, and the earliest cycle each command may issue under the constraint rows.
 
 use super::constraints::{
-    Command, CompiledRows, Scope, MAX_WINDOW, SLOTS, SLOT_ANY_COLUMN, SLOT_ANY_ROW,
+    Command, CompiledRow, CompiledRows, Scope, MAX_WINDOW, SLOTS, SLOT_ANY_COLUMN, SLOT_ANY_ROW,
 };
 
 /// "Never issued": far enough in the past that no latency reaches the present.
@@ -35,9 +35,22 @@ impl TimingState {
     }
 
     /// The earliest cycle `cmd` to `banks` (empty for a rank-wide command) satisfies every row.
+    #[inline]
     pub fn earliest(&self, rows: &CompiledRows, cmd: Command, banks: &[usize]) -> i64 {
+        self.earliest_under(rows, cmd, banks, |_| true)
+    }
+
+    /// The earliest cycle `cmd` to `banks` satisfies every row that `applies` accepts.
+    #[inline]
+    pub fn earliest_under(
+        &self,
+        rows: &CompiledRows,
+        cmd: Command,
+        banks: &[usize],
+        applies: impl Fn(&CompiledRow) -> bool,
+    ) -> i64 {
         let mut t = NEVER;
-        for r in &rows.by_following[cmd.index()] {
+        for r in rows.by_following[cmd.index()].iter().filter(|r| applies(r)) {
             match r.scope {
                 Scope::Bank => {
                     for &b in banks {

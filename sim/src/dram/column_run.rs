@@ -1,0 +1,200 @@
+//! Runs of column commands: what a pseudo-channel does through the row hits of a short read (a
+//! KV-cache entry range is a few dozen bursts per pseudo-channel), without re-deciding at every
+//! command, and without touching the timing state at every command where the arithmetic is known.
+//!
+//! [`Unit::column_run`] starts after [`Unit::step`] chose a column command with no bank in the
+//! look-ahead window needing a row command. As long as that window is unchanged
+//! ([`Unit::window_survives`]), no refresh is owed or falls due by the next command, and the head
+//! is not at a row-set boundary (where the fast path may jump), `step` could choose nothing but
+//! the head's column command, at the earliest cycle the rows allow: so the run issues it there,
+//! and the next, skipping the decision. Exact by construction; `tests::incremental` compares
+//! every command with the scheduler that decides each one.
+//!
+//! Inside one row-set of one segment, once the run has issued a column command to every bank
+//! group, the rows that bind the next command are known in closed form. Burst `i` goes to bank
+//! group `i mod G` of the row-set's bank, so the commands that can still change between two of
+//! the run's commands are the run's own: a row whose preceding slot is this command or "any
+//! column" refers, at bank or bank-group scope, to the command `G` bursts back, and at rank
+//! scope with window `w` to the one `w` back (the run uses only rows with `w <= G`; every
+//! shipped standard's column rows have `w = 1`). Every other row (the activate's `nRCD`, the
+//! other direction's turnarounds, a row command on a shared bus) is a constant of the run,
+//! computed once per bank group. So [`Unit::column_stretch`] issues the run's commands from a
+//! register of the last time per bank group, and writes the timing state, bank state, counters
+//! and trace back once at the end, as the commands one by one would have left them.
+//!
+//! A stretch may commit commands beyond the cycle the model is advanced to, as the fast path's
+//! jumps do, as long as its window never reaches past the bursts already queued: a request that
+//! arrives later queues behind them, so it could not have changed any of those decisions. (The
+//! model is advanced in steps of about one read latency, so a stretch held to the target would
+//! cover a few commands; committed ahead it covers the rest of the row-set.)
+
+use super::constraints::{Command, CompiledRow, Scope, MAX_WINDOW, SLOT_ANY_COLUMN};
+use super::scheduler::{TraceRecord, Unit};
+use super::timing::NEVER;
+
+/// Most bank groups a stretch handles (the standards allow up to 16).
+const MAX_GROUPS: usize = 16;
+
+impl Unit {
+    /// Issue the column commands that follow a column command chosen with no bank in the window
+    /// needing a row command, by `target`, for as long as [`Unit::step`] could choose nothing
+    /// else (see the module docs).
+    pub(super) fn column_run(&mut self, target: i64) {
+        while self.window.is_some() && !self.at_boundary && self.refresh.is_quiet() {
+            if self.column_stretch(target) {
+                continue;
+            }
+            let p = self.p.clone();
+            let g = &p.geometry;
+            let Some(seg) = self.queue.front() else {
+                return;
+            };
+            let loc = g.locate(seg.next());
+            let b = loc.flat_bank(g.banks_per_group);
+            debug_assert_eq!(self.banks[b].open_row, Some(loc.row));
+            let cmd = if seg.write { Command::Wr } else { Command::Rd };
+            let t = self
+                .timing
+                .earliest(&p.rows, cmd, &[b])
+                .max(seg.arrival)
+                .max(self.floor);
+            if t > target || self.refresh.due().is_some_and(|d| d.next <= t) {
+                return;
+            }
+            self.issue_column(t);
+        }
+    }
+
+    /// Issue a stretch of the run in closed form, if the head segment has just issued a command
+    /// to every bank group of the head's row-set; true if it issued any.
+    fn column_stretch(&mut self, target: i64) -> bool {
+        let p = self.p.clone();
+        let g = &p.geometry;
+        let groups = u64::from(g.bank_groups);
+        let Some(seg) = self.queue.front() else {
+            return false;
+        };
+        let k = seg.next();
+        let (rs, _) = g.rowset_of(k);
+        // The register of last times per bank group also holds the rank's recent history, which
+        // needs at least MAX_WINDOW bank groups.
+        if !(MAX_WINDOW..=MAX_GROUPS).contains(&(groups as usize))
+            || seg.issued < groups
+            || g.rowset_of(k - groups).0 != rs
+        {
+            return false;
+        }
+        let (write, arrival, end) = (seg.write, seg.arrival, seg.first + seg.count);
+        let cmd = if write { Command::Wr } else { Command::Rd };
+        let dynamic = |r: &CompiledRow| r.slot == cmd.index() || r.slot == SLOT_ANY_COLUMN;
+        // Latency of the rows on the command G bursts back, and per rank window w on the one w
+        // back.
+        let (mut back_g, mut back_w) = (NEVER, [NEVER; MAX_GROUPS + 1]);
+        for r in p.rows.by_following[cmd.index()]
+            .iter()
+            .filter(|r| dynamic(r))
+        {
+            match r.scope {
+                Scope::Bank | Scope::BankGroup => back_g = back_g.max(r.latency),
+                Scope::Rank if r.window as u64 <= groups => {
+                    back_w[r.window] = back_w[r.window].max(r.latency)
+                }
+                Scope::Rank => return false,
+            }
+        }
+        let (bank, row) = g.rowset_bank_row(rs);
+        let per = g.banks_per_group;
+        let flat = |group: u64| (group as u32 * per + bank) as usize;
+        // Per bank group: the run's last command there, and the constant rows. A bank activated
+        // since (after a refresh) counts its next access as the miss: left to the exact path.
+        let (mut last, mut fixed) = ([NEVER; MAX_GROUPS], [NEVER; MAX_GROUPS]);
+        for grp in 0..groups {
+            let b = flat(grp);
+            if self.banks[b].fresh {
+                return false;
+            }
+            last[grp as usize] = self.timing.group[grp as usize][cmd.index()];
+            fixed[grp as usize] = self
+                .timing
+                .earliest_under(&p.rows, cmd, &[b], |r| !dynamic(r))
+                .max(arrival);
+        }
+        let due = self.refresh.due().map_or(i64::MAX, |d| d.next);
+        // Commands beyond the target are committed while the window cannot reach a burst that
+        // has not arrived: the decision for the stretch's i-th command sees queue positions
+        // i .. i + lookahead, and a request arriving later queues behind the `queued` bursts.
+        let queued: u64 = self.queue.iter().map(|s| s.count - s.issued).sum();
+        let mut floor = self.floor;
+        let mut kk = k;
+        // Ends where the exact path must take over: the segment's last burst (it completes the
+        // request) and anything after a command that changes the window.
+        while kk + 1 < end {
+            let grp = g.group_of(kk) as usize;
+            let mut t = fixed[grp].max(floor).max(last[grp].saturating_add(back_g));
+            for (w, &lat) in back_w.iter().enumerate().skip(1) {
+                if lat > NEVER {
+                    let back = g.group_of(kk + groups - w as u64) as usize;
+                    t = t.max(last[back] + lat);
+                }
+            }
+            if (t > target && kk - k + p.lookahead > queued) || due <= t {
+                break;
+            }
+            last[grp] = t;
+            floor = t;
+            if p.trace {
+                self.trace.push(TraceRecord {
+                    cycle: t,
+                    command: cmd,
+                    bank_group: grp as u32,
+                    bank,
+                    row,
+                });
+            }
+            self.queue.front_mut().expect("the head segment").issued += 1;
+            kk += 1;
+            if !self.window_survives(kk - 1) {
+                self.window = None;
+                break;
+            }
+        }
+        let n = kk - k;
+        if n == 0 {
+            return false;
+        }
+        // The state the n commands leave: each bank group's (and bank's) last command, the rank's
+        // recent history of this command and of any column command, the floor, the counters.
+        for grp in 0..groups.min(n) {
+            let grp = g.group_of(kk - 1 - grp) as usize;
+            let b = flat(grp as u64);
+            for slot in [cmd.index(), SLOT_ANY_COLUMN] {
+                self.timing.bank[b][slot] = last[grp];
+                self.timing.group[grp][slot] = last[grp];
+            }
+        }
+        for slot in [cmd.index(), SLOT_ANY_COLUMN] {
+            let h = &mut self.timing.rank[slot];
+            let old = *h;
+            for (w, at) in h.iter_mut().enumerate() {
+                *at = if (w as u64) < n {
+                    last[g.group_of(kk - 1 - w as u64) as usize]
+                } else {
+                    old[w - n as usize]
+                };
+            }
+        }
+        self.floor = floor;
+        self.wake = i64::MIN;
+        let c = &mut self.counters;
+        if write {
+            c.write_bursts += n;
+        } else {
+            c.read_bursts += n;
+        }
+        c.row_hits += n;
+        self.next_contig = Some((kk, write));
+        let bpr = g.bursts_per_rowset();
+        self.at_boundary = kk % bpr == 0;
+        true
+    }
+}
