@@ -14,7 +14,8 @@ use thiserror::Error;
 use tokenfab_isa::config::AccelConfig;
 
 use crate::blocks::{
-    argmax, decoder, exp, group_dot, lane_round, quant, reciprocal, row_acc, silu, vf_add, vf_mul,
+    argmax, decoder, exp, group_dot, lane_round, quant, reciprocal, rms, row_acc, silu, vf_add,
+    vf_mul,
 };
 
 /// Multiplier lanes per matrix-engine row the group dot product supports (`macs_per_row`).
@@ -107,6 +108,9 @@ pub fn blocks(config: &AccelConfig) -> Result<Vec<BlockVerilog>, EmitError> {
         block("exp_neg", exp::ExpNeg::default(), true),
         block("reciprocal", reciprocal::Reciprocal::default(), true),
         block("silu", silu::Silu::default(), true),
+        block("rms_sumsq", rms::SumSq::default(), true),
+        block("rsqrt", rms::Rsqrt::default(), true),
+        block("rms_scale", rms::NormScale::default(), true),
     ])
 }
 
@@ -173,7 +177,7 @@ mod tests {
         for preset in ["tiny", "fpga-ecp5"] {
             let config = AccelConfig::preset(preset).unwrap();
             let blocks = blocks(&config).unwrap();
-            assert_eq!(blocks.len(), 13);
+            assert_eq!(blocks.len(), 16);
             for b in &blocks {
                 assert!(
                     b.text.contains(&format!("module {}(", b.module)),

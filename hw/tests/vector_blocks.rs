@@ -465,3 +465,143 @@ fn silu_equals_the_spec() {
         cases.len()
     );
 }
+
+#[test]
+fn rsqrt_equals_the_spec_over_77_bits() {
+    use tokenfab_isa::numerics::rsqrt::rsqrt;
+    let m = model("rsqrt");
+    let names: Vec<&str> = m.inputs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["valid", "v"]);
+    let bits = tokenfab_hw::blocks::rms::SUM_BITS as u32;
+    let mut r = rng(17);
+    let mut cases: Vec<u128> = vec![0, 1, 2, 3, 4, (1 << bits) - 1];
+    for p in 0..bits {
+        cases.extend([1u128 << p, (1u128 << p) - 1, (1u128 << p) + 1]);
+    }
+    for n in 0..30_000 {
+        cases.push(match n % 3 {
+            // Segment boundaries: f = 1 + i/128 (+- one ulp of Q2.30) at an even scale.
+            0 => {
+                let seg = ((128 + r.random_range(0..384u128)) << 23) as i128;
+                let f = (seg + r.random_range(-1..=1)) as u128;
+                let e = 2 * r.random_range(0..(bits / 2));
+                if e >= 30 {
+                    f << (e - 30)
+                } else {
+                    (f >> (30 - e)).max(1)
+                }
+            }
+            1 => r.random::<u128>() >> (128 - r.random_range(1..=bits)),
+            _ => r.random::<u128>() >> (128 - bits),
+        });
+    }
+    cases.retain(|&v| v < 1 << bits);
+    let ops: Vec<Vec<u128>> = cases.iter().map(|&v| vec![v]).collect();
+    let out = run_valid(&m, &ops, tokenfab_hw::blocks::rms::RSQRT_LATENCY, &mut r);
+    let (mant_at, exp_at, zero_at) = (col(&m, "mant"), col(&m, "exp"), col(&m, "zero"));
+    for (&v, o) in cases.iter().zip(&out) {
+        match rsqrt(v) {
+            Some(want) => {
+                assert_eq!(o[zero_at], 0, "rsqrt({v}): zero flag");
+                assert_eq!(o[mant_at] as u32, want.mant, "rsqrt({v}): mant");
+                assert_eq!(signed(o[exp_at], 8) as i32, want.exp, "rsqrt({v}): exp");
+            }
+            None => assert_eq!(o[zero_at], 1, "rsqrt({v}): zero flag"),
+        }
+    }
+    eprintln!("rsqrt: {} cases", cases.len());
+}
+
+#[test]
+fn rms_norm_blocks_equal_rms_norm() {
+    use tokenfab_hw::blocks::rms::{RSQRT_LATENCY, SCALE_LATENCY, SUMSQ_LATENCY, SUM_BITS};
+    use tokenfab_isa::numerics::rms_norm::{rms_norm, NormParams};
+    let sumsq = model("rms_sumsq");
+    let rs = model("rsqrt");
+    let scale = model("rms_scale");
+    let names = |m: &Model| m.inputs.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&sumsq), ["valid", "first", "x"]);
+    assert_eq!(names(&scale), ["valid", "x", "g", "r_mant", "shift"]);
+    let mut r = rng(18);
+    let mut vecs = Vec::new();
+    for n in 0..1500 {
+        let len = r.random_range(1..=48);
+        let x: Vec<i32> = (0..len)
+            .map(|_| match n % 4 {
+                0 => lane(&mut r),
+                1 => r.random_range(-8..8), // eps dominates
+                2 => [i32::MAX, -i32::MAX, i32::MIN][r.random_range(0..3)],
+                _ => r.random_range(-(4 << 16)..(4 << 16)),
+            })
+            .collect();
+        let g: Vec<f32> = (0..len)
+            .map(|_| match n % 5 {
+                0 => 1.0,
+                1 => r.random_range(-1e-6..1e-6),
+                2 => r.random_range(-2e5..2e5),
+                _ => r.random_range(0.5..1.5),
+            })
+            .collect();
+        let eps = [1e-5, 1e-6, 1.0][n % 3];
+        vecs.push((x, NormParams::new(&g, eps).unwrap()));
+    }
+    // Pass 1: the sum of squares (one lane's stream), then S + E as the control adds it.
+    let mut ops = Vec::new();
+    let mut ends = Vec::new();
+    for (x, _) in &vecs {
+        for (i, &v) in x.iter().enumerate() {
+            ops.push(vec![u128::from(i == 0), v as u32 as u128]);
+        }
+        ends.push(ops.len() - 1);
+    }
+    let out = run_valid(&sumsq, &ops, SUMSQ_LATENCY, &mut r);
+    let sum_at = col(&sumsq, "sum");
+    let v: Vec<u128> = ends
+        .iter()
+        .zip(&vecs)
+        .map(|(&e, (_, p))| out[e][sum_at] + p.eps_term)
+        .collect();
+    assert!(v.iter().all(|&v| v < 1 << SUM_BITS));
+    let rsq = run_valid(
+        &rs,
+        &v.iter().map(|&v| vec![v]).collect::<Vec<_>>(),
+        RSQRT_LATENCY,
+        &mut r,
+    );
+    let (mant_at, exp_at) = (col(&rs, "mant"), col(&rs, "exp"));
+    // Pass 2: every lane scaled.
+    let mut lanes = Vec::new();
+    for ((x, p), o) in vecs.iter().zip(&rsq) {
+        let shift = p.weight.exp + signed(o[exp_at], 8) as i32 + 16;
+        for (&xi, &gi) in x.iter().zip(&p.weight.mant) {
+            lanes.push(vec![
+                xi as u32 as u128,
+                gi as u16 as u128,
+                o[mant_at],
+                shift as u32 as u128,
+            ]);
+        }
+    }
+    let y = run_valid(&scale, &lanes, SCALE_LATENCY, &mut r);
+    let y_at = col(&scale, "y");
+    let mut at = 0;
+    let mut sat = 0;
+    for (n, (x, p)) in vecs.iter().enumerate() {
+        let want = rms_norm(x, p).unwrap();
+        let got: Vec<i32> = (0..x.len())
+            .map(|i| y[at + i][y_at] as u32 as i32)
+            .collect();
+        at += x.len();
+        sat += want
+            .iter()
+            .filter(|w| w.unsigned_abs() == i32::MAX as u32)
+            .count();
+        assert_eq!(got, want, "vector {n}: rms_norm({x:?})");
+    }
+    assert!(sat > 100, "only {sat} saturated outputs");
+    eprintln!(
+        "rms_norm: {} vectors, {} lanes, {sat} saturated",
+        vecs.len(),
+        lanes.len()
+    );
+}

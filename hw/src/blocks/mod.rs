@@ -9,6 +9,7 @@ pub mod interp;
 pub mod lane_round;
 pub mod quant;
 pub mod reciprocal;
+pub mod rms;
 pub mod row_acc;
 pub mod silu;
 pub mod vf_add;
