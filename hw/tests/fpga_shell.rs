@@ -175,3 +175,22 @@ fn the_chip_model_fails_loudly_on_a_controller_built_for_a_faster_chip() {
         .to_string();
     assert!(e.contains("violation") && e.contains("tRCD: 1 < 2"), "{e}");
 }
+
+#[test]
+fn shell_verilog_lints_and_passes_the_yosys_check() {
+    let eda = Eda::get().unwrap_or_else(|e| panic!("EDA tools: {e}"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    for name in ["ulx3s", "icesugar-pro"] {
+        let b = board(name, None);
+        let f = dir.path().join(format!("{name}.v"));
+        std::fs::write(&f, tokenfab_hw::fpga::shell::emit(&b, None)).unwrap();
+        tokenfab_hw::lint::yosys_validate(eda, &f, tokenfab_hw::fpga::shell::SHELL_MODULE)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut v = eda.verilator();
+        v.args(["--lint-only", "-Wall"])
+            .args(tokenfab_hw::fpga::shell::waiver_args())
+            .args(["--top-module", tokenfab_hw::fpga::shell::SHELL_MODULE])
+            .arg(&f);
+        tokenfab_hw::eda::run(&mut v).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}

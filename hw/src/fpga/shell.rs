@@ -121,8 +121,8 @@ pub struct Shell {
     led_invert: Constant<Bits<8>>,
     por: DFF<Bits<9>>,
     reset: Signal<Local, Bit>,
-    rx: UartRx,
-    tx: UartTx,
+    uart_in: UartRx,
+    uart_out: UartTx,
     host: HostEngine,
     arbiter: MemArbiter,
     sdram: SdramController,
@@ -154,8 +154,8 @@ impl Shell {
             led_invert: Constant::new(if board.leds.active_low { 0xFF_u64 } else { 0 }.to_bits()),
             por: Default::default(),
             reset: Default::default(),
-            rx: UartRx::new(div),
-            tx: UartTx::new(div),
+            uart_in: UartRx::new(div),
+            uart_out: UartTx::new(div),
             host: Default::default(),
             arbiter: Default::default(),
             sdram: SdramController::new(&c, board.sdram.columns, board.sdram.rows),
@@ -168,27 +168,27 @@ impl Logic for Shell {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, por);
-        clock!(self, clock, rx, tx, host, arbiter, sdram, csr);
+        clock!(self, clock, uart_in, uart_out, host, arbiter, sdram, csr);
         // Power-on reset: the flip-flops start at 0 after configuration; reset holds until the
         // counter's top bit sets, 256 clocks later.
         self.reset.next = !self.por.q.val().get_bit(8);
         if !self.por.q.val().get_bit(8) {
             self.por.d.next = self.por.q.val() + 1;
         }
-        self.rx.reset.next = self.reset.val();
-        self.tx.reset.next = self.reset.val();
+        self.uart_in.reset.next = self.reset.val();
+        self.uart_out.reset.next = self.reset.val();
         self.host.reset.next = self.reset.val();
         self.arbiter.reset.next = self.reset.val();
         self.sdram.reset.next = self.reset.val();
         self.csr.reset.next = self.reset.val();
         // UART.
-        self.rx.rx.next = self.uart_rx.val();
-        self.uart_tx.next = self.tx.tx.val();
-        self.host.rx_data.next = self.rx.data.val();
-        self.host.rx_valid.next = self.rx.valid.val();
-        self.tx.data.next = self.host.tx_data.val();
-        self.tx.valid.next = self.host.tx_valid.val();
-        self.host.tx_ready.next = self.tx.ready.val();
+        self.uart_in.rx.next = self.uart_rx.val();
+        self.uart_tx.next = self.uart_out.tx.val();
+        self.host.rx_data.next = self.uart_in.data.val();
+        self.host.rx_valid.next = self.uart_in.valid.val();
+        self.uart_out.data.next = self.host.tx_data.val();
+        self.uart_out.valid.next = self.host.tx_valid.val();
+        self.host.tx_ready.next = self.uart_out.ready.val();
         // CSR bus: the stand-in until the core lands.
         self.csr.csr_addr.next = self.host.csr_addr.val();
         self.csr.csr_write.next = self.host.csr_write.val();
@@ -242,6 +242,31 @@ impl Logic for Shell {
             | bit_cast::<8, 1>((!self.reset.val()).into()))
             ^ self.led_invert.val();
     }
+}
+
+/// Verilator warnings waived on the shell beyond [`crate::lint::WAIVED`], with the reason each
+/// is harmless.
+pub const SHELL_WAIVED: &[(&str, &str)] = &[
+    (
+        "UNSIGNED",
+        "a timing count that is 0 at the board's clock (tWR at 25 MHz) makes `since >= 0`; the \
+         comparison is right at every clock and Yosys folds it away",
+    ),
+    (
+        "UNUSEDSIGNAL",
+        "the core's side of the arbiter is unconnected until tokenfab_core lands in the board top",
+    ),
+    (
+        "UNUSEDPARAM",
+        "rust-hdl declares every state of an enum as a localparam in each module using it",
+    ),
+];
+
+/// The `-Wno-...` arguments of [`crate::lint::WAIVED`] and [`SHELL_WAIVED`].
+pub fn waiver_args() -> Vec<String> {
+    let mut v = crate::lint::waiver_args();
+    v.extend(SHELL_WAIVED.iter().map(|(w, _)| format!("-Wno-{w}")));
+    v
 }
 
 /// The shell's module name.

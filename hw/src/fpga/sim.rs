@@ -20,9 +20,8 @@ use thiserror::Error;
 
 use crate::eda::{run, Eda, EdaError};
 use crate::fpga::board::{Board, Cycles};
-use crate::fpga::shell::{emit, SHELL_MODULE};
+use crate::fpga::shell::{emit, waiver_args, SHELL_MODULE};
 use crate::fpga::uart::divisor;
-use crate::lint::waiver_args;
 
 /// The C++ of the chip model and UART bridge.
 pub const SIM_CPP: &str = include_str!("shell_sim.cpp");
@@ -106,7 +105,7 @@ impl ShellSim {
                 "--cc", "--exe", "--build", "-j", "2", "-O2", "--prefix", "Vdut",
             ])
             .args(waiver_args())
-            .args(["-Wno-fatal", "--top-module", SHELL_MODULE, "-Mdir"])
+            .args(["--top-module", SHELL_MODULE, "-Mdir"])
             .arg(dir.join("obj"))
             .args(["-o", "sim"])
             .arg(&v)
