@@ -41,6 +41,8 @@ enum Command {
     /// Design-space exploration: matrix rows x clock x memory system, timed in parallel; writes a
     /// CSV and an SVG chart of tok/s against power with the Pareto front.
     Sweep(cli::sweep::SweepArgs),
+    /// FPGA bitstream of the board shell: Yosys, nextpnr-ecp5, ecppack; utilisation and clock.
+    Bitstream(cli::bitstream::BitstreamArgs),
     /// The performance targets (MBU, J/token, simulator speed) as a PASS/MISS table.
     Bench(cli::bench::BenchArgs),
 }
@@ -59,6 +61,7 @@ fn main() {
         Command::Rtl(args) => cli::rtl::run(args),
         Command::Sweep(args) => cli::sweep::run(args),
         Command::Bench(args) => cli::bench::run(args),
+        Command::Bitstream(args) => cli::bitstream::run(args),
     };
     if let Err(err) = result {
         // One line, the whole cause chain, non-zero exit: bad input never panics.

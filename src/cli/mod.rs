@@ -2,6 +2,7 @@
 
 pub mod accuracy;
 pub mod bench;
+pub mod bitstream;
 pub mod cache;
 pub mod compile;
 pub mod disasm;
