@@ -17,6 +17,9 @@ pub enum RuntimeError {
     #[error(transparent)]
     Program(#[from] tokenfab_isa::ProgramError),
 
+    #[error(transparent)]
+    Rtl(#[from] crate::rtl::RtlError),
+
     #[error("{device}: {count} columns in one step: a step carries 1 to {max}")]
     ColumnCount {
         device: String,
