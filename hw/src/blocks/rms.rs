@@ -40,6 +40,8 @@ pub const SUM_BITS: usize = SUMSQ_BITS as usize;
 const F_FRAC: u32 = 30;
 const SEG_BITS: usize = 9;
 const _: () = assert!(3 << RSQRT_SEG_BITS <= 1 << SEG_BITS && RSQRT_FRAC_BITS == 31);
+// Rsqrt's 78-bit shifter holds a 77-bit input (the shifts are 76 - e).
+const _: () = assert!(SUM_BITS <= 77);
 
 /// Sign-magnitude helper: `|x|` of a 32-bit two's-complement lane (`|i32::MIN| = 2^31`).
 fn sign32() -> Constant<Bits<32>> {
@@ -155,10 +157,6 @@ pub struct Rsqrt {
 
 impl Default for Rsqrt {
     fn default() -> Self {
-        assert!(
-            SUM_BITS <= 77,
-            "Rsqrt's 78-bit shifter holds a 77-bit input"
-        );
         Self {
             clock: Default::default(),
             valid: Default::default(),
