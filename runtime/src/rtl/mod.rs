@@ -101,8 +101,6 @@ pub fn core_library(config: &AccelConfig, trace: bool) -> Result<CoreLibrary, Rt
     if let Some(lib) = built.get(&key) {
         return Ok(lib.clone());
     }
-    // Refuse what the RTL cannot build before provisioning anything.
-    tokenfab_hw::top::verilog(config)?;
     let lib = CoreLibrary::build(Eda::get()?, config, trace)?;
     built.insert(key, lib.clone());
     Ok(lib)
