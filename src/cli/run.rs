@@ -10,8 +10,10 @@
 //! [`super::cache`]) and runs the program on the functional simulator; with `--check` every
 //! step also runs on golden's quantised reference and every logit must be equal; the summary
 //! then adds the timing model's figures for a decode step at the final position (tok/s at the
-//! configured clock, MBU, J/token). `golden` runs the quantised reference alone, `float` the
-//! float reference (Hugging Face semantics).
+//! configured clock, MBU, J/token). `rtl` runs the same compiled program on the core's RTL
+//! under Verilator (`--check` as for `sim`, `--vcd FILE` for a waveform) and adds the RTL's
+//! cycles for the last step beside the timing model's, and Verilator's speed. `golden` runs the
+//! quantised reference alone, `float` the float reference (Hugging Face semantics).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -37,6 +39,8 @@ const DEFAULT_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/pystdli
 pub enum Backend {
     /// The compiled program on the functional simulator.
     Sim,
+    /// The compiled program on the core's RTL under Verilator.
+    Rtl,
     /// Golden's quantised reference (the accelerator's numerics, computed from the checkpoint).
     Golden,
     /// The float reference (Hugging Face semantics, f32).
@@ -83,9 +87,13 @@ pub struct RunArgs {
     /// How group scales are chosen.
     #[arg(long, value_enum, default_value_t = Rule::Absmax)]
     pub scale_rule: Rule,
-    /// Sim backend: run golden's quantised reference in lockstep and require equal logits.
+    /// Sim and rtl backends: run golden's quantised reference in lockstep and require equal
+    /// logits.
     #[arg(long)]
     pub check: bool,
+    /// Rtl backend: write the core's waveform to this VCD file.
+    #[arg(long)]
+    pub vcd: Option<PathBuf>,
     /// Sampling temperature; 0 is greedy decoding.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub temperature: f32,
@@ -108,8 +116,13 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
             args.temperature
         );
     }
-    if args.check && args.backend != Backend::Sim {
-        bail!("--check compares the simulator with golden: it needs --backend sim");
+    if args.check && !matches!(args.backend, Backend::Sim | Backend::Rtl) {
+        bail!(
+            "--check compares the simulator or the RTL with golden: it needs --backend sim or rtl"
+        );
+    }
+    if args.vcd.is_some() && args.backend != Backend::Rtl {
+        bail!("--vcd is the RTL's waveform: it needs --backend rtl");
     }
     if !args.model.join("config.json").is_file() {
         if args.model == Path::new(DEFAULT_MODEL) {
@@ -157,7 +170,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let prepared = prepare(&args)?;
     match args.backend {
         Backend::Float => run_float(&args, &prepared),
-        Backend::Golden | Backend::Sim => run_device(&args, &prepared),
+        Backend::Golden | Backend::Sim | Backend::Rtl => run_device(&args, &prepared),
     }
 }
 
@@ -242,50 +255,74 @@ fn quant_options(args: &RunArgs) -> QuantOptions {
 fn run_device(args: &RunArgs, p: &Prepared) -> anyhow::Result<()> {
     let q = quant_options(args);
     let accel = AccelConfig::preset(&args.config)?;
-    // The sim backend's program, for the timing model's report after the generation.
-    let mut timed = None;
-    let (mut device, what): (Box<dyn Device>, String) = match args.backend {
-        Backend::Golden => {
-            let model = QuantModel::open(&args.model, q)?;
-            let context = p.config.max_position_embeddings;
-            let device = GoldenDevice::new(model, 1, context, accel.max_columns)?;
-            (
-                Box::new(device),
-                format!(
-                    "golden quantised reference ({} g{})",
-                    q.format.name(),
-                    q.group
-                ),
-            )
-        }
-        _ => {
-            let opts = CompileOptions {
-                format: q.format,
-                group: q.group,
-                rule: q.rule,
-                ..CompileOptions::default()
-            };
-            let program = super::cache::compiled(&args.model, &accel, &opts)?;
-            let sim = SimDevice::new(&program)?;
-            let name = format!(
-                "simulator ({}, {} g{})",
-                accel.name,
-                q.format.name(),
-                q.group
-            );
-            let device: (Box<dyn Device>, String) = if args.check {
-                let golden = GoldenDevice::for_program(&program, &args.model)?;
-                (
-                    Box::new(Checked::new(sim, golden)?),
-                    format!("{name}, checked against the quantised golden reference"),
-                )
-            } else {
-                (Box::new(sim), name)
-            };
-            timed = Some(program);
-            device
-        }
+    if args.backend == Backend::Golden {
+        let model = QuantModel::open(&args.model, q)?;
+        let context = p.config.max_position_embeddings;
+        let mut device = GoldenDevice::new(model, 1, context, accel.max_columns)?;
+        let what = format!(
+            "golden quantised reference ({} g{})",
+            q.format.name(),
+            q.group
+        );
+        generate_text(args, p, &mut device, &what)?;
+        return Ok(());
+    }
+    let opts = CompileOptions {
+        format: q.format,
+        group: q.group,
+        rule: q.rule,
+        ..CompileOptions::default()
     };
+    let program = super::cache::compiled(&args.model, &accel, &opts)?;
+    let target = if args.backend == Backend::Rtl {
+        "RTL under Verilator"
+    } else {
+        "simulator"
+    };
+    let name = format!(
+        "{target} ({}, {} g{})",
+        accel.name,
+        q.format.name(),
+        q.group
+    );
+    let checked = format!("{name}, checked against the quantised golden reference");
+    let golden = || GoldenDevice::for_program(&program, &args.model);
+    if args.backend == Backend::Rtl {
+        let rtl = super::simulate::rtl::device(&program, args.vcd.as_deref())?;
+        let rtl = if args.check {
+            let mut pair = Checked::new(rtl, golden()?)?;
+            generate_text(args, p, &mut pair, &checked)?;
+            pair.into_inner().0
+        } else {
+            let mut rtl = rtl;
+            generate_text(args, p, &mut rtl, &name)?;
+            rtl
+        };
+        eprintln!("{}", super::simulate::rtl::summary(&program, &rtl));
+        return Ok(());
+    }
+    let positions = if args.check {
+        generate_text(
+            args,
+            p,
+            &mut Checked::new(SimDevice::new(&program)?, golden()?)?,
+            &checked,
+        )?
+    } else {
+        generate_text(args, p, &mut SimDevice::new(&program)?, &name)?
+    };
+    let last = positions.saturating_sub(1) as u32;
+    eprintln!("{}", super::simulate::decode_step_summary(&program, last)?);
+    Ok(())
+}
+
+/// Generate and print text from `device`; the positions it consumed.
+fn generate_text(
+    args: &RunArgs,
+    p: &Prepared,
+    device: &mut dyn Device,
+    what: &str,
+) -> anyhow::Result<usize> {
     let context = device.context();
     if p.prompt.len() > context {
         bail!(
@@ -305,7 +342,7 @@ fn run_device(args: &RunArgs, p: &Prepared) -> anyhow::Result<()> {
     let mut first: Option<Instant> = None;
     let mut error = None;
     let out = {
-        let mut session = Session::new(device.as_mut(), 0)?;
+        let mut session = Session::new(device, 0)?;
         session.generate(&p.prompt, steps, &mut sampler, &mut |t| {
             first.get_or_insert_with(Instant::now);
             printer.token(t).unwrap_or_else(|e| {
@@ -340,11 +377,7 @@ fn run_device(args: &RunArgs, p: &Prepared) -> anyhow::Result<()> {
         String::new()
     };
     eprintln!("backend: {what}{checked}");
-    if let Some(program) = &timed {
-        let last = out.logits.len().saturating_sub(1) as u32;
-        eprintln!("{}", super::simulate::decode_step_summary(program, last)?);
-    }
-    Ok(())
+    Ok(out.logits.len())
 }
 
 fn run_float(args: &RunArgs, p: &Prepared) -> anyhow::Result<()> {

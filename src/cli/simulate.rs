@@ -23,14 +23,21 @@
 //! to stderr; the JSON report to the file, or to stdout after the ids line with `--report -`
 //! (stdout's first line stays the ids line; with `--timing-only` there are no ids and the JSON is
 //! all of stdout). `--trace` writes a Chrome/Perfetto trace-event timeline of that step.
+//!
+//! **RTL** (`--backend rtl`, [`rtl`]). The program runs on the core's RTL under Verilator instead,
+//! with the same outputs, the same `--check` and `--logits-out`; `--vcd FILE` writes a waveform.
+//! The table on stderr gives the RTL's cycles per step beside the timing model's for the same
+//! columns and the difference in %, and Verilator's speed; `--report` writes them as JSON. An
+//! instruction the RTL does not implement yet stops the run with a one-line error naming it.
 
+pub mod rtl;
 mod timed;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use tokenfab_golden::npy;
 use tokenfab_isa::Program;
 use tokenfab_runtime::{Checked, Column, Device, GoldenDevice, Sampler, Session, SimDevice};
@@ -41,11 +48,26 @@ use tokenfab_sim::timing::{StepTiming, TimingModel, TimingOptions};
 use super::reference::parse_token_ids;
 use timed::TimedSim;
 
+/// What runs the program.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SimBackend {
+    /// The functional simulator (and the timing model with --report/--trace).
+    Sim,
+    /// The core's RTL under Verilator, with the simulator's DRAM model behind its memory port.
+    Rtl,
+}
+
 #[derive(Args)]
 pub struct SimulateArgs {
     /// Program file written by `tokenfab compile-model`.
     #[arg(long)]
     pub program: PathBuf,
+    /// Which device runs the program.
+    #[arg(long, value_enum, default_value_t = SimBackend::Sim)]
+    pub backend: SimBackend,
+    /// --backend rtl: write the core's waveform to this VCD file.
+    #[arg(long)]
+    pub vcd: Option<PathBuf>,
     /// Prompt token ids, separated by spaces or commas, e.g. "256 100 101".
     #[arg(long, required_unless_present = "timing_only")]
     pub tokens: Option<String>,
@@ -87,12 +109,23 @@ pub struct SimulateArgs {
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let program = Program::read(&args.program)?;
     if args.timing_only {
+        if args.backend == SimBackend::Rtl || args.vcd.is_some() {
+            bail!("--timing-only runs the timing model alone: it needs --backend sim");
+        }
         return timing_only(&args, &program);
     }
     let (Some(tokens), Some(steps)) = (&args.tokens, args.steps) else {
         bail!("--tokens and --steps are required unless --timing-only");
     };
     let prompt = parse_token_ids(tokens)?;
+    match (args.backend, &args.vcd) {
+        (SimBackend::Rtl, _) if args.trace.is_some() => {
+            bail!("--trace is the timing model's timeline: it needs --backend sim")
+        }
+        (SimBackend::Rtl, _) => return rtl::run(&args, &program, &prompt, steps),
+        (SimBackend::Sim, Some(_)) => bail!("--vcd is the RTL's waveform: it needs --backend rtl"),
+        (SimBackend::Sim, None) => {}
+    }
     let timed = args.report.is_some() || args.trace.is_some();
     let start = Instant::now();
     let load = || format!("loading {}", args.program.display());
@@ -130,16 +163,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
             (generate(&mut sim, &prompt, steps)?, 0, what)
         }
     };
-    let vocab = program.manifest.model.vocab_size as usize;
-    if let Some(path) = &args.logits_out {
-        let data: Vec<f32> = out
-            .logits
-            .iter()
-            .flatten()
-            .map(|&l| (l as f64 / 65536.0) as f32)
-            .collect();
-        npy::write_f32_2d(path, out.logits.len(), vocab, &data)?;
-    }
+    write_logits(&args, &program, &out)?;
     let ids: Vec<String> = out.tokens.iter().map(u32::to_string).collect();
     println!("{}", ids.join(" "));
     let steps_note = if args.check {
@@ -165,6 +189,25 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         };
         let cols = &launches[launches.len() - 1].columns;
         publish(&args, &program, last, cols, "functional+timing", &timings)?;
+    }
+    Ok(())
+}
+
+/// `--logits-out`: every logits row as f32.
+fn write_logits(
+    args: &SimulateArgs,
+    program: &Program,
+    out: &tokenfab_runtime::SessionOutput,
+) -> anyhow::Result<()> {
+    if let Some(path) = &args.logits_out {
+        let vocab = program.manifest.model.vocab_size as usize;
+        let data: Vec<f32> = out
+            .logits
+            .iter()
+            .flatten()
+            .map(|&l| (l as f64 / 65536.0) as f32)
+            .collect();
+        npy::write_f32_2d(path, out.logits.len(), vocab, &data)?;
     }
     Ok(())
 }
