@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod programs;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

@@ -1,0 +1,338 @@
+//! The RTL backend (`tokenfab_runtime::rtl`): the core under Verilator with the simulator's DRAM
+//! model behind its memory port, driven through the `Device` trait.
+//!
+//! Hand-written programs of the instructions the RTL implements run on the RTL and on the
+//! functional simulator in lockstep (`Checked`): logits (the stored words) and `OUT` must be
+//! equal, every step. The DRAM timing is checked against the memory system's peak bandwidth,
+//! the RTL's cycles are printed beside the timing model's, and a compiled model that the RTL
+//! cannot run yet fails on the CLI with the one-line error naming the instruction it stops at
+//! (decoded from the program here, so the test follows the RTL as instructions land).
+//! Verilator is provisioned on first use; each core build is cached.
+
+mod common;
+
+use std::path::Path;
+
+use common::programs::{hand_program, lane_bytes, logits_base, CTX, SLOTS};
+use common::{fails, ok, ok_both, stderr, tokenfab};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokenfab_isa::config::AccelConfig;
+use tokenfab_isa::instr::Instr;
+use tokenfab_isa::Program;
+use tokenfab_runtime::rtl::{core_library, timing_model_cycles};
+use tokenfab_runtime::{Checked, Column, Device, RtlDevice, RtlOptions, SimDevice};
+use tokenfab_sim::dram_timing::MemoryStandard;
+
+fn lane(r: &mut ChaCha8Rng) -> i32 {
+    match r.random_range(0..4) {
+        0 => [i32::MAX, -i32::MAX, i32::MIN, 0, 1, -1][r.random_range(0..6)],
+        1 => r.random_range(-1000..1000),
+        _ => r.random(),
+    }
+}
+
+/// Two parameter blocks (the second at an address that is not 8-byte aligned), vectors built
+/// with ADD at unaligned lane addresses from parameter and vector memory, one STOREd as the
+/// logits (`n` lanes, so the vocabulary is `n`) and the ARGMAX of another as `OUT`.
+///
+/// Every vector is written before it is read, except `Z`, which nothing writes: the program
+/// gives the same result in every launch even where on-chip memory keeps its contents from the
+/// launch before (the ISA says each launch starts with it zeroed; the RTL does not clear it yet).
+fn vector_program(preset: &str, n: u32, seed: u64) -> Program {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    let p: Vec<i32> = (0..n).map(|_| lane(&mut r)).collect();
+    let q: Vec<i32> = (0..n).map(|_| lane(&mut r)).collect();
+    let mut image = lane_bytes(&p);
+    image.resize(image.len().next_multiple_of(8) + 4, 0);
+    let q_at = image.len() as u64;
+    image.extend(lane_bytes(&q));
+    let (z, vb, vc, vd) = (3, n + 8, 2 * n + 15, 3 * n + 22);
+    let config = AccelConfig::preset(preset).expect("preset");
+    let logits = logits_base(image.len());
+    let instrs = vec![
+        Instr::KvConfig {
+            heads: 1,
+            head_dim: 16,
+            ctx: CTX,
+        },
+        Instr::LoadParams {
+            dram: 0,
+            pmem: 5,
+            words: n,
+        },
+        Instr::LoadParams {
+            dram: q_at,
+            pmem: 5 + n,
+            words: n,
+        },
+        // B = Z + P, C = B + Q (parameter operands), D = C + B (vector operands).
+        Instr::Add {
+            a: z,
+            b: 5,
+            dst: vb,
+            len: n,
+            b_param: 1,
+        },
+        Instr::Add {
+            a: vb,
+            b: 5 + n,
+            dst: vc,
+            len: n,
+            b_param: 1,
+        },
+        Instr::Add {
+            a: vc,
+            b: vb,
+            dst: vd,
+            len: n,
+            b_param: 0,
+        },
+        Instr::Store {
+            src: vd,
+            dram: logits,
+            len: n,
+        },
+        Instr::Argmax { src: vc, len: n },
+        Instr::Halt {},
+    ];
+    hand_program(config, image, instrs, n)
+}
+
+fn rtl(program: &Program) -> RtlDevice {
+    let d = RtlDevice::new(program, RtlOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "core {}: built in {:.1} s (0 = cached), program loaded in {} cycles at {:#x}",
+        program.manifest.config.name,
+        d.build_time.as_secs_f64(),
+        d.load_cycles,
+        d.program_region().base
+    );
+    d
+}
+
+/// Run `program` on the RTL and the simulator in lockstep over steps of 1, 2 and all columns
+/// (both slots, a rollback), then print the RTL's cycles beside the timing model's.
+fn lockstep(program: &Program) {
+    let max = program.manifest.config.max_columns as u32;
+    let vocab = program.manifest.model.vocab_size;
+    let col = |token: u32, pos, seq| Column {
+        token: token % vocab,
+        pos,
+        seq,
+    };
+    let steps: Vec<Vec<Column>> = vec![
+        vec![col(1, 0, 0)],
+        vec![col(2, 1, 0), col(3, 0, 1)],
+        (0..max.min(CTX)).map(|p| col(p, p, SLOTS - 1)).collect(),
+        vec![col(5, 1, 0)],
+    ];
+    let mut pair = Checked::new(rtl(program), SimDevice::new(program).unwrap()).unwrap();
+    for columns in &steps {
+        let out = pair.step(columns).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.logits.len(), columns.len());
+    }
+    assert_eq!(pair.steps(), steps.len());
+    let (rtl, _) = pair.into_inner();
+    let cmp = timing_model_cycles(program, &rtl.launches).unwrap();
+    for (l, c) in rtl.launches.iter().zip(&cmp) {
+        eprintln!(
+            "{}: {} columns: RTL {} cycles, timing model {} ({:+.1}%)",
+            program.manifest.config.name,
+            l.columns.len(),
+            c.rtl,
+            c.model,
+            c.difference_pct()
+        );
+        assert!(c.rtl > 0 && c.rtl <= l.stepped, "{c:?} {l:?}");
+    }
+    eprintln!(
+        "Verilator: {:.2e} cycles per wall second",
+        rtl.cycles_per_second()
+    );
+}
+
+#[test]
+fn hand_written_programs_equal_the_simulator_on_tiny() {
+    lockstep(&vector_program("tiny", 37, 1));
+    lockstep(&vector_program("tiny", 64, 2));
+}
+
+#[test]
+fn hand_written_programs_equal_the_simulator_on_fpga_ecp5() {
+    lockstep(&vector_program("fpga-ecp5", 29, 3));
+}
+
+/// A long LOADP cannot take less than its bytes at the memory system's peak bandwidth: the
+/// port delivers what the DRAM model says is there, not one beat a cycle.
+#[test]
+fn a_long_parameter_load_takes_the_dram_time() {
+    let config = AccelConfig::preset("tiny").unwrap();
+    let words = config.sram.param_words as u32;
+    let image = lane_bytes(&(0..words as i32).collect::<Vec<_>>());
+    let instrs = vec![
+        Instr::LoadParams {
+            dram: 0,
+            pmem: 0,
+            words,
+        },
+        Instr::Halt {},
+    ];
+    let program = hand_program(config.clone(), image, instrs, 4);
+    let mut d = rtl(&program);
+    d.step(&[Column {
+        token: 0,
+        pos: 0,
+        seq: 0,
+    }])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let cycles = d.launches[0].cycles;
+    let standard = MemoryStandard::preset(&config.dram.standard).unwrap();
+    let peak = standard.peak_bytes_per_s_per_channel() * config.dram.channels as f64;
+    let bound = 4.0 * words as f64 / peak * config.clock_hz;
+    let model = timing_model_cycles(&program, &d.launches).unwrap()[0];
+    eprintln!(
+        "LOADP of {} bytes: RTL {cycles} cycles, peak-bandwidth bound {bound:.0}, timing model {} ({:+.1}%)",
+        4 * words,
+        model.model,
+        model.difference_pct()
+    );
+    assert!(cycles as f64 >= bound, "{cycles} < {bound}");
+    // A sequential read loses only row switches and refresh to the bus (a few %).
+    assert!((cycles as f64) < 1.5 * bound, "{cycles} vs {bound}");
+    // The parameter words and, from the program load, the two instructions.
+    let m = d.memory().counts;
+    assert_eq!(m.read_beats, (4 * words as u64 + 2 * 16) / 8, "{m:?}");
+}
+
+#[test]
+fn programs_the_rtl_cannot_take_are_one_line_errors() {
+    let config = AccelConfig::preset("tiny").unwrap();
+    let mut instrs = vec![Instr::Argmax { src: 0, len: 4 }; 4096];
+    instrs.push(Instr::Halt {});
+    let long = hand_program(config.clone(), vec![0; 16], instrs, 4);
+    let e = RtlDevice::new(&long, RtlOptions::default()).err().unwrap();
+    assert_eq!(
+        e.to_string(),
+        "the program has 4097 instructions; the RTL's instruction memory holds 4096"
+    );
+    let mut wide = config;
+    wide.max_columns = 16;
+    let program = hand_program(wide, vec![0; 16], vec![Instr::Halt {}], 4);
+    let e = RtlDevice::new(&program, RtlOptions::default())
+        .err()
+        .unwrap();
+    let e = e.to_string();
+    assert!(
+        e.contains("max_columns = 16") && e.contains("not supported by the RTL"),
+        "{e}"
+    );
+}
+
+/// A compiled model does not run on the RTL yet: `simulate` and `run` stop with the one-line
+/// error naming the first instruction the RTL does not implement, which must be the
+/// instruction the program has at that index.
+#[test]
+fn a_compiled_model_stops_at_the_first_instruction_the_rtl_lacks() {
+    // Build the core here first, so the CLI finds it cached rather than racing another build.
+    core_library(&AccelConfig::preset("tiny").unwrap(), false).unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    let prog = dir.path().join("tiny.tfp");
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    ok(&["gen-model", "--preset", "tiny", "--out", &s(&model)]);
+    ok(&[
+        "compile-model",
+        "--model",
+        &s(&model),
+        "--config",
+        "tiny",
+        "--weights",
+        "int8",
+        "--out",
+        &s(&prog),
+    ]);
+    let program = Program::read(&prog).unwrap();
+    let line = fails(&[
+        "simulate",
+        "--backend",
+        "rtl",
+        "--program",
+        &s(&prog),
+        "--tokens",
+        "1 2",
+        "--steps",
+        "2",
+    ]);
+    let index: usize = line
+        .rsplit_once("(instruction ")
+        .and_then(|(_, t)| t.strip_suffix(')'))
+        .and_then(|i| i.parse().ok())
+        .unwrap_or_else(|| panic!("no instruction index in: {line}"));
+    let mnemonic = program.instrs[index].spec().mnemonic;
+    assert_eq!(
+        line,
+        format!("error: the RTL does not implement {mnemonic} yet (instruction {index})")
+    );
+    // `run` reports the compilation on stderr first; the error is the last line.
+    let out = tokenfab(&[
+        "run",
+        "--backend",
+        "rtl",
+        "--model",
+        &s(&model),
+        "--config",
+        "tiny",
+        "--prompt",
+        "ab",
+        "--max-tokens",
+        "2",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.lines().last(), Some(line.as_str()), "{err}");
+}
+
+/// `simulate --backend rtl` on a program the RTL runs: the same ids as the simulator, and the
+/// report gives every step's RTL cycles beside the timing model's and Verilator's speed.
+#[test]
+fn simulate_on_the_rtl_gives_the_simulators_tokens_and_the_cycle_table() {
+    core_library(&AccelConfig::preset("tiny").unwrap(), false).unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hand.tfp");
+    vector_program("tiny", 37, 4).write(&path).unwrap();
+    let path = path.to_str().unwrap();
+    let run = |backend| {
+        ok_both(&[
+            "simulate",
+            "--backend",
+            backend,
+            "--program",
+            path,
+            "--tokens",
+            "1 2 3",
+            "--steps",
+            "2",
+            "--report",
+            "-",
+        ])
+    };
+    let (sim, _) = run("sim");
+    let (rtl, err) = run("rtl");
+    let ids = |out: &str| out.lines().next().unwrap_or("").to_owned();
+    assert_eq!(ids(&rtl), ids(&sim));
+    assert!(err.contains("cycles per wall second"), "{err}");
+    let json: serde_json::Value = serde_json::from_str(rtl.split_once('\n').unwrap().1).unwrap();
+    assert_eq!(json["mode"], "rtl");
+    assert!(json["verilator_cycles_per_s"].as_f64().unwrap() > 0.0);
+    // The three-token prompt in one step, then one decode step.
+    let steps = json["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{json}");
+    for s in steps {
+        assert!(s["rtl_cycles"].as_u64().unwrap() > 0, "{s}");
+        assert!(s["timing_model_cycles"].as_u64().unwrap() > 0, "{s}");
+        assert!(s["difference_pct"].is_number(), "{s}");
+    }
+    eprintln!("{err}");
+}
