@@ -21,12 +21,6 @@
 //! computed once per bank group. So [`Unit::column_stretch`] issues the run's commands from a
 //! register of the last time per bank group, and writes the timing state, bank state, counters
 //! and trace back once at the end, as the commands one by one would have left them.
-//!
-//! A stretch may commit commands beyond the cycle the model is advanced to, as the fast path's
-//! jumps do, as long as its window never reaches past the bursts already queued: a request that
-//! arrives later queues behind them, so it could not have changed any of those decisions. (The
-//! model is advanced in steps of about one read latency, so a stretch held to the target would
-//! cover a few commands; committed ahead it covers the rest of the row-set.)
 
 use super::constraints::{Command, CompiledRow, Scope, MAX_WINDOW, SLOT_ANY_COLUMN};
 use super::scheduler::{TraceRecord, Unit};
@@ -120,10 +114,6 @@ impl Unit {
                 .max(arrival);
         }
         let due = self.refresh.due().map_or(i64::MAX, |d| d.next);
-        // Commands beyond the target are committed while the window cannot reach a burst that
-        // has not arrived: the decision for the stretch's i-th command sees queue positions
-        // i .. i + lookahead, and a request arriving later queues behind the `queued` bursts.
-        let queued: u64 = self.queue.iter().map(|s| s.count - s.issued).sum();
         let mut floor = self.floor;
         let mut kk = k;
         // Ends where the exact path must take over: the segment's last burst (it completes the
@@ -137,7 +127,7 @@ impl Unit {
                     t = t.max(last[back] + lat);
                 }
             }
-            if (t > target && kk - k + p.lookahead > queued) || due <= t {
+            if t > target || due <= t {
                 break;
             }
             last[grp] = t;

@@ -12,8 +12,10 @@
 //! the next rather than ticking idle cycles, and streams move in request groups of whole
 //! interleave stripes (tens to hundreds of KiB), so the weight streams of a whole Llama-3-8B
 //! decode step (~4 GB) take about half a second of wall time; the KV-cache reads at context 512
-//! (~0.3 GB in 64 short reads per layer) are scheduled burst by burst by the DRAM model and cost
-//! the rest (1-3 s in all, more on HBM3's 160 pseudo-channels). Every cycle of every unit is
+//! (~0.3 GB in 64 short reads per layer, a few dozen bursts per pseudo-channel each) are
+//! scheduled exactly by the DRAM model, their row hits in closed form per row-set
+//! ([`crate::dram_timing::column_run`]), and cost the rest (about 1-2.5 s a step in all on a
+//! shared 2-core host, the most on HBM3's 160 pseudo-channels). Every cycle of every unit is
 //! accounted as busy, idle or stalled for a named cause ([`activity`]).
 //!
 //! The model needs each instruction's [`Work`] (its DRAM ranges): from the functional run
