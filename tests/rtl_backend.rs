@@ -336,3 +336,32 @@ fn simulate_on_the_rtl_gives_the_simulators_tokens_and_the_cycle_table() {
     }
     eprintln!("{err}");
 }
+
+/// With a VCD path the core's every cycle is in the waveform (two timestamps a cycle: the
+/// rising and the falling edge), written when the device is dropped.
+#[test]
+fn a_vcd_waveform_records_every_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let vcd = dir.path().join("core.vcd");
+    let program = vector_program("tiny", 8, 5);
+    let options = RtlOptions {
+        vcd: Some(vcd.clone()),
+        ..RtlOptions::default()
+    };
+    let mut d = RtlDevice::new(&program, options).unwrap_or_else(|e| panic!("{e}"));
+    let column = Column {
+        token: 1,
+        pos: 0,
+        seq: 0,
+    };
+    d.step(&[column]).unwrap_or_else(|e| panic!("{e}"));
+    let stepped = d.launches[0].stepped;
+    drop(d);
+    let text = std::fs::read_to_string(&vcd).unwrap();
+    assert!(text.contains("$enddefinitions"), "not a VCD file");
+    let stamps = text.lines().filter(|l| l.starts_with('#')).count() as u64;
+    assert!(
+        stamps >= 2 * stepped,
+        "{stamps} timestamps for {stepped} cycles"
+    );
+}
