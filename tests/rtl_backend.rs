@@ -203,6 +203,26 @@ fn a_long_parameter_load_takes_the_dram_time() {
     // The parameter words and, from the program load, the two instructions.
     let m = d.memory().counts;
     assert_eq!(m.read_beats, (4 * words as u64 + 2 * 16) / 8, "{m:?}");
+    // The same launch with a cycle limit below its length is a timeout naming the instruction.
+    let limit = RtlOptions {
+        max_cycles: cycles / 2,
+        ..RtlOptions::default()
+    };
+    let mut d = RtlDevice::new(&program, limit).unwrap_or_else(|e| panic!("{e}"));
+    let column = Column {
+        token: 0,
+        pos: 0,
+        seq: 0,
+    };
+    let e = d.step(&[column]).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "the RTL did not finish the step within {} cycles (it is at instruction 0: {})",
+            cycles / 2,
+            program.instrs[0]
+        )
+    );
 }
 
 #[test]

@@ -34,8 +34,10 @@ pub enum RtlError {
     )]
     NotDone { index: usize, status: u32 },
 
-    #[error("the RTL did not finish the step within {cycles} cycles (it is at instruction {index}: {instr})")]
+    #[error("the RTL did not finish {what} within {cycles} cycles (it is at instruction {index}: {instr})")]
     Timeout {
+        /// `the step` or `the program load`.
+        what: &'static str,
         cycles: u64,
         index: usize,
         instr: String,

@@ -61,6 +61,8 @@ pub struct RtlOptions {
     /// Write every clock cycle of the core to this VCD waveform (slower; a separate build).
     pub vcd: Option<PathBuf>,
     /// The most core cycles one step (or the program load) may take before it is a timeout.
+    /// The default, 10^8 cycles (about a minute of Verilator time), is ~60x a decode step of the
+    /// shipped model on `tiny` (its ~5 MB of INT8 weights at the SDR SDRAM's 286 MB/s).
     pub max_cycles: u64,
     /// See [`DEFAULT_QUEUE_DEPTH`].
     pub queue_depth: usize,
@@ -70,7 +72,7 @@ impl Default for RtlOptions {
     fn default() -> Self {
         RtlOptions {
             vcd: None,
-            max_cycles: 1 << 31,
+            max_cycles: 100_000_000,
             queue_depth: DEFAULT_QUEUE_DEPTH,
         }
     }
@@ -211,7 +213,7 @@ impl RtlDevice {
         s.write_csr(csr::PROG_COUNT, self.instrs.len() as u32);
         s.memory.begin_launch()?;
         s.write_csr(csr::CONTROL, csr::CMD_LOAD_PROGRAM as u32);
-        self.load_cycles = self.run()?.0;
+        self.load_cycles = self.run("the program load")?.0;
         let st = self.system.read_csr(csr::STATUS);
         if st & 4 != 0 {
             return Err(self.stopped(st));
@@ -219,12 +221,13 @@ impl RtlDevice {
         self.check_memory()
     }
 
-    /// Clock the core until it is idle: (cycles, wall time).
-    fn run(&mut self) -> Result<(u64, Duration), RtlError> {
+    /// Clock the core until it is idle (`what` is running): (cycles, wall time).
+    fn run(&mut self, what: &'static str) -> Result<(u64, Duration), RtlError> {
         let start = Instant::now();
         match self.system.run_until_idle(self.options.max_cycles) {
             Ok(n) => Ok((n, start.elapsed())),
             Err(SystemError::Timeout { cycles, pc }) => Err(RtlError::Timeout {
+                what,
                 cycles,
                 index: pc as usize,
                 instr: self.instr_at(pc),
@@ -327,7 +330,7 @@ impl RtlDevice {
         s.write_csr(csr::COLUMNS, columns.len() as u32);
         s.memory.begin_launch()?;
         s.write_csr(csr::CONTROL, csr::CMD_LAUNCH as u32);
-        let (stepped, wall) = self.run()?;
+        let (stepped, wall) = self.run("the step")?;
         let st = self.system.read_csr(csr::STATUS);
         if st & 4 != 0 {
             return Err(self.stopped(st));
