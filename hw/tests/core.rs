@@ -9,8 +9,12 @@ use tokenfab_hw::system::{CoreLibrary, CoreModel, SimpleMemory, System};
 use tokenfab_hw::top::{csr, status};
 use tokenfab_isa::config::AccelConfig;
 use tokenfab_isa::instr::Instr;
+use tokenfab_isa::layout::encode_matrix_stream;
+use tokenfab_isa::numerics::activation::quantize_block;
 use tokenfab_isa::numerics::argmax::argmax;
+use tokenfab_isa::numerics::matmul::row_times_column;
 use tokenfab_isa::numerics::vector::vf_add;
+use tokenfab_isa::numerics::weights::{quantize_matrix, ScaleRule, WeightFormat};
 
 const PROG: u32 = 0x1000;
 
@@ -164,4 +168,108 @@ fn an_instruction_not_built_yet_stops_the_launch_with_its_error() {
     assert_eq!(st >> 8, status::UNSUPPORTED as u32, "status {st:#x}");
     assert_eq!(st & 4, 4);
     assert_eq!(s.read_csr(csr::PC), 0);
+}
+
+/// Quantise a vector (QUANT, one or two segments), stream a quantised matrix (WFETCH) and
+/// multiply it (MATMUL) for two columns, then STORE the rows: equal to
+/// `quantize_block` then `row_times_column` of the numerics spec, for every row.
+fn matmul_program(
+    preset: &str,
+    rows: usize,
+    k: usize,
+    group: usize,
+    format: WeightFormat,
+    seed: u64,
+) {
+    let cols = 2;
+    let mut s = system(preset);
+    let config = AccelConfig::preset(preset).unwrap();
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    let w: Vec<f32> = (0..rows * k)
+        .map(|_| r.random_range(-1.0f32..1.0))
+        .collect();
+    let m = quantize_matrix(&w, rows, k, format, group, ScaleRule::AbsMax).unwrap();
+    let stream = encode_matrix_stream(&m, config.matrix.rows).unwrap();
+    let x: Vec<i32> = (0..k)
+        .map(|i| match i % 7 {
+            0 => lane(&mut r),
+            _ => r.random_range(-(3 << 16)..(3 << 16)),
+        })
+        .collect();
+    let (xa, wa, out) = (0x8000u32, 0x2_0000u32, 0x1_0000u32);
+    put_words(&mut s, xa, &x);
+    s.memory.bytes[wa as usize..wa as usize + stream.len()].copy_from_slice(&stream);
+    let (k32, rows32) = (k as u32, rows as u32);
+    let vx = 5;
+    let vd = k32 + 9;
+    let program = [
+        Instr::LoadParams {
+            dram: xa as u64,
+            pmem: 3,
+            words: k32,
+        },
+        Instr::WeightFetch {
+            dram: wa as u64,
+            bytes: stream.len() as u64,
+        },
+        Instr::Add {
+            a: vx,
+            b: 3,
+            dst: vx,
+            len: k32,
+            b_param: 1,
+        },
+        Instr::Quantize {
+            src: vx,
+            dst: 1,
+            seg: k32,
+            count: 1,
+        },
+        Instr::MatMul {
+            rows: rows32,
+            k: k32,
+            group: group as u32,
+            format: (format == WeightFormat::Int4) as u8,
+            src: 1,
+            dst: vd,
+        },
+        Instr::Store {
+            src: vd,
+            dram: out as u64,
+            len: rows32,
+        },
+        Instr::Halt {},
+    ];
+    load_program(&mut s, &program);
+    s.write_csr(csr::COLUMNS, cols);
+    s.write_csr(csr::CONTROL, csr::CMD_LAUNCH as u32);
+    let cycles = s.run_until_idle(5_000_000).expect("launch finishes");
+    let st = s.read_csr(csr::STATUS);
+    assert_eq!(st, 2, "status {st:#x} (pc {})", s.read_csr(csr::PC));
+    let act = quantize_block(&x, 16);
+    let want: Vec<i32> = (0..rows)
+        .map(|i| row_times_column(m.row(i), &act).unwrap())
+        .collect();
+    for c in 0..cols {
+        let got = words(&s, out + 4 * rows32 * c, rows);
+        let bad: Vec<usize> = (0..rows).filter(|&i| got[i] != want[i]).collect();
+        assert!(
+            bad.is_empty(),
+            "{preset} column {c}: rows {bad:?} differ (first: got {} want {})",
+            bad.first().map_or(0, |&i| got[i]),
+            bad.first().map_or(0, |&i| want[i])
+        );
+    }
+    eprintln!("{preset}: MATMUL {rows}x{k} g{group} {format:?}: {cycles} cycles");
+}
+
+#[test]
+fn quant_wfetch_matmul_on_tiny() {
+    matmul_program("tiny", 8, 64, 32, WeightFormat::Int8, 11);
+    matmul_program("tiny", 10, 128, 64, WeightFormat::Int4, 12);
+}
+
+#[test]
+fn quant_wfetch_matmul_on_fpga_ecp5() {
+    matmul_program("fpga-ecp5", 7, 128, 128, WeightFormat::Int8, 13);
 }

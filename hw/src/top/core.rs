@@ -10,10 +10,20 @@ use tokenfab_isa::instr::{spec_of, Opcode};
 
 use super::dma::{ReadDma, WriteDma, COUNT_BITS};
 use super::lanes::{ReadPort, LO_BITS, MAX_LANES};
+use super::matrix::{MatrixEngine, MACS};
+
+const _: () = assert!(
+    SHIFT_BITS == 8,
+    "QUANT sign-extends the block shift from bit 7"
+);
+
+const _: () = assert!(MACS == 8, "the activation word below packs 8 mantissas");
 use super::sram::{Sram, ADDR_BITS};
+use super::stream::WeightStream;
 use super::{csr, status};
 use crate::blocks::argmax::{Argmax, INDEX_BITS};
 use crate::blocks::decoder::{Decoder, FIELD_OUT_BITS, OP_BITS};
+use crate::blocks::quant::{AbsMax, QuantRound, QuantShift, ROUND_LATENCY, SHIFT_BITS};
 use crate::blocks::vf_add::VfAdd;
 
 /// Instructions the instruction memory holds.
@@ -54,6 +64,18 @@ struct Fields {
     kv_heads: usize,
     kv_dim: usize,
     kv_ctx: usize,
+    wf_dram: usize,
+    wf_bytes: usize,
+    mm_rows: usize,
+    mm_k: usize,
+    mm_group: usize,
+    mm_format: usize,
+    mm_src: usize,
+    mm_dst: usize,
+    q_src: usize,
+    q_dst: usize,
+    q_seg: usize,
+    q_count: usize,
 }
 
 impl Fields {
@@ -75,6 +97,18 @@ impl Fields {
             kv_heads: field(Opcode::KvConfig, "heads"),
             kv_dim: field(Opcode::KvConfig, "head_dim"),
             kv_ctx: field(Opcode::KvConfig, "ctx"),
+            wf_dram: field(Opcode::WeightFetch, "dram"),
+            wf_bytes: field(Opcode::WeightFetch, "bytes"),
+            mm_rows: field(Opcode::MatMul, "rows"),
+            mm_k: field(Opcode::MatMul, "k"),
+            mm_group: field(Opcode::MatMul, "group"),
+            mm_format: field(Opcode::MatMul, "format"),
+            mm_src: field(Opcode::MatMul, "src"),
+            mm_dst: field(Opcode::MatMul, "dst"),
+            q_src: field(Opcode::Quantize, "src"),
+            q_dst: field(Opcode::Quantize, "dst"),
+            q_seg: field(Opcode::Quantize, "seg"),
+            q_count: field(Opcode::Quantize, "count"),
         }
     }
 }
@@ -138,6 +172,8 @@ pub struct Core {
     v_dst: DFF<Bits<ADDR_BITS>>,
     v_rem: DFF<Bits<COUNT_BITS>>,
     v_first: DFF<Bit>,
+    /// The lanes read a cycle ago are written back (ADD; QUANT and ARGMAX only read).
+    v_write: DFF<Bit>,
     hold: DFF<Bits<32>>,
     col_base: DFF<Bits<32>>,
     // Memories and datapath.
@@ -145,11 +181,11 @@ pub struct Core {
     /// mapping), two copies for the two read ports.
     vm_a: Vec<Sram<32>>,
     vm_b: Vec<Sram<32>>,
-    rp_a: ReadPort,
-    rp_b: ReadPort,
+    rp_a: ReadPort<32>,
+    rp_b: ReadPort<32>,
     /// Parameter memory: `P = max(L, 2)` banks, one read port.
     pm: Vec<Sram<32>>,
-    rp_p: ReadPort,
+    rp_p: ReadPort<32>,
     /// Write side: the window's lanes, their enables, and the bank row/lo of the address.
     w_lane: Vec<Signal<Local, Bits<32>>>,
     w_en: Vec<Signal<Local, Bit>>,
@@ -169,6 +205,53 @@ pub struct Core {
     mask_p: Constant<Bits<ADDR_BITS>>,
     rdma: ReadDma,
     wdma: WriteDma,
+    stream: WeightStream,
+    matrix: MatrixEngine,
+    /// Activation memory: per column `c`, banks `c * 8 .. c * 8 + 8` (16-bit words), read 8
+    /// mantissas a cycle by the matrix engine, written by QUANT.
+    am: Vec<Sram<16>>,
+    rp_m: ReadPort<16>,
+    m_col: DFF<Bits<4>>,
+    aw_lane: Vec<Signal<Local, Bits<16>>>,
+    aw_en: Vec<Signal<Local, Bit>>,
+    aw_addr: Signal<Local, Bits<ADDR_BITS>>,
+    aw_col: Signal<Local, Bits<4>>,
+    aw_hi: Signal<Local, Bits<ADDR_BITS>>,
+    aw_lo: Signal<Local, Bits<LO_BITS>>,
+    a_col: Vec<Constant<Bits<4>>>,
+    a_bank: Vec<Constant<Bits<LO_BITS>>>,
+    a_rot: Vec<Constant<Bits<LO_BITS>>>,
+    a_idx: Vec<Constant<Bits<LO_BITS>>>,
+    // The vector write port's source this cycle.
+    wr_addr: Signal<Local, Bits<ADDR_BITS>>,
+    wr_col: Signal<Local, Bits<4>>,
+    // QUANT.
+    amax: Vec<AbsMax>,
+    qshift: QuantShift,
+    qround: Vec<QuantRound>,
+    fold: Signal<Local, Bits<32>>,
+    q_seg: DFF<Bits<COUNT_BITS>>,
+    q_left: DFF<Bits<12>>,
+    q_dst: DFF<Bits<ADDR_BITS>>,
+    q_shift: DFF<Bits<SHIFT_BITS>>,
+    q_wait: DFF<Bits<3>>,
+    q_valid_p: Vec<DFF<Bit>>,
+    q_addr_p: Vec<DFF<Bits<ADDR_BITS>>>,
+    q_rem_p: Vec<DFF<Bits<COUNT_BITS>>>,
+    q_exp: Signal<Local, Bits<32>>,
+    // Memory-port read routing: the owner (1 = weight stream) and beats of each read in flight.
+    rt_owner: Vec<DFF<Bit>>,
+    rt_beats: Vec<DFF<Bits<8>>>,
+    rt_head: DFF<Bits<5>>,
+    rt_count: DFF<Bits<6>>,
+    rt_left: DFF<Bits<8>>,
+    rt_idx: Vec<Constant<Bits<5>>>,
+    rt_tail: Signal<Local, Bits<5>>,
+    rt_owner_head: Signal<Local, Bit>,
+    rt_beats_head: Signal<Local, Bits<8>>,
+    core_req: Signal<Local, Bit>,
+    /// Bits 8..32 set: sign-extends the 8-bit block shift.
+    sext8: Constant<Bits<32>>,
     adders: Vec<VfAdd>,
     argmax: Argmax,
     sel_a: Vec<Signal<Local, Bits<32>>>,
@@ -209,6 +292,11 @@ pub struct Core {
     op_argmax: Constant<Bits<OP_BITS>>,
     op_store: Constant<Bits<OP_BITS>>,
     op_kvcfg: Constant<Bits<OP_BITS>>,
+    op_wfetch: Constant<Bits<OP_BITS>>,
+    op_matmul: Constant<Bits<OP_BITS>>,
+    op_quant: Constant<Bits<OP_BITS>>,
+    e_stream_align: Constant<Bits<8>>,
+    e_fifo_not_empty: Constant<Bits<8>>,
     _f: Fields,
     _lanes: usize,
     _columns: usize,
@@ -234,6 +322,7 @@ impl Core {
         let plan = lanes.max(2);
         let vrows = config.sram.vector_lanes.div_ceil(lanes).max(2);
         let prows = config.sram.param_words.div_ceil(plan).max(2);
+        let arows = config.sram.activation_words.div_ceil(MACS).max(2);
         Self {
             clock: Default::default(),
             reset: Default::default(),
@@ -287,6 +376,7 @@ impl Core {
             v_dst: Default::default(),
             v_rem: Default::default(),
             v_first: Default::default(),
+            v_write: Default::default(),
             hold: Default::default(),
             col_base: Default::default(),
             vm_a: (0..columns * lanes).map(|_| Sram::new(vrows)).collect(),
@@ -315,6 +405,50 @@ impl Core {
             mask_p: Constant::new((plan as u64 - 1).into()),
             rdma: Default::default(),
             wdma: Default::default(),
+            stream: WeightStream::new(config.sram.weight_fifo_bytes),
+            matrix: MatrixEngine::new(config.matrix.rows, columns),
+            am: (0..columns * MACS).map(|_| Sram::new(arows)).collect(),
+            rp_m: ReadPort::new(MACS),
+            m_col: Default::default(),
+            aw_lane: (0..MACS).map(|_| Default::default()).collect(),
+            aw_en: (0..MACS).map(|_| Default::default()).collect(),
+            aw_addr: Default::default(),
+            aw_col: Default::default(),
+            aw_hi: Default::default(),
+            aw_lo: Default::default(),
+            a_col: consts(columns * MACS, |k| (k / MACS) as u64),
+            a_bank: consts(columns * MACS, |k| (k % MACS) as u64),
+            a_rot: consts(columns * MACS * MAX_LANES, |x| {
+                let (k, j) = (x / MAX_LANES, x % MAX_LANES);
+                ((k % MACS + MACS * MAX_LANES - j) % MACS) as u64
+            }),
+            a_idx: consts(MACS, |b| b as u64),
+            wr_addr: Default::default(),
+            wr_col: Default::default(),
+            amax: (0..lanes).map(|_| Default::default()).collect(),
+            qshift: Default::default(),
+            qround: (0..lanes).map(|_| Default::default()).collect(),
+            fold: Default::default(),
+            q_seg: Default::default(),
+            q_left: Default::default(),
+            q_dst: Default::default(),
+            q_shift: Default::default(),
+            q_wait: Default::default(),
+            q_valid_p: (0..ROUND_LATENCY + 1).map(|_| Default::default()).collect(),
+            q_addr_p: (0..ROUND_LATENCY + 1).map(|_| Default::default()).collect(),
+            q_rem_p: (0..ROUND_LATENCY + 1).map(|_| Default::default()).collect(),
+            q_exp: Default::default(),
+            rt_owner: (0..32).map(|_| Default::default()).collect(),
+            rt_beats: (0..32).map(|_| Default::default()).collect(),
+            rt_head: Default::default(),
+            rt_count: Default::default(),
+            rt_left: Default::default(),
+            rt_idx: consts(32, |i| i as u64),
+            rt_tail: Default::default(),
+            rt_owner_head: Default::default(),
+            rt_beats_head: Default::default(),
+            core_req: Default::default(),
+            sext8: Constant::new(0xFFFF_FF00u64.into()),
             adders: (0..lanes).map(|_| Default::default()).collect(),
             argmax: Default::default(),
             sel_a: (0..lanes).map(|_| Default::default()).collect(),
@@ -353,6 +487,11 @@ impl Core {
             op_argmax: opc(Opcode::Argmax),
             op_store: opc(Opcode::Store),
             op_kvcfg: opc(Opcode::KvConfig),
+            op_wfetch: opc(Opcode::WeightFetch),
+            op_matmul: opc(Opcode::MatMul),
+            op_quant: opc(Opcode::Quantize),
+            e_stream_align: k(status::STREAM_ALIGN),
+            e_fifo_not_empty: k(status::FIFO_NOT_EMPTY),
             _f: Fields::new(),
             _lanes: lanes,
             _columns: columns,
@@ -366,7 +505,8 @@ impl Logic for Core {
         dff_setup!(
             self, clock, state, error, done, prog_base, prog_count, columns, cycles, pc, kv_heads,
             kv_dim, kv_ctx, kv_set, load_word, load_count, load_sub, ir, r_a, r_b, r_d, r_len,
-            r_dram, r_flag, col, idx, v_valid, v_col, v_dst, v_rem, v_first, hold, col_base
+            r_dram, r_flag, col, idx, v_valid, v_col, v_dst, v_rem, v_first, v_write, hold,
+            col_base, m_col, q_seg, q_left, q_dst, q_shift, q_wait, rt_head, rt_count, rt_left
         );
         for c in 0..self._columns {
             self.tok[c].clock.next = self.clock.val();
@@ -386,25 +526,126 @@ impl Logic for Core {
         self.wdma.clock.next = self.clock.val();
         self.argmax.clock.next = self.clock.val();
 
-        // ---- The memory port: one engine at a time owns it (the sequencer runs one
-        // instruction at a time), so the port is the OR of the engines' requests.
-        self.mem_req_valid.next = self.rdma.req_valid.val() | self.wdma.req_valid.val();
+        // ---- The memory port. The core's DMA engines run one at a time (the sequencer runs
+        // one instruction at a time) and come first; the weight stream takes the port whenever
+        // they do not want it. Read beats return in request order, so each read request's owner
+        // and length go into a ring and every returning beat is routed to the ring's head.
+        self.stream.clock.next = self.clock.val();
+        self.stream.reset.next = self.reset.val();
+        self.matrix.clock.next = self.clock.val();
+        self.matrix.reset.next = self.reset.val();
+        self.core_req.next = self.rdma.req_valid.val() | self.wdma.req_valid.val();
+        self.mem_req_valid.next = self.core_req.val() | self.stream.req_valid.val();
         self.mem_req_write.next = self.wdma.req_valid.val();
         if self.wdma.req_valid.val() {
             self.mem_req_addr.next = self.wdma.req_addr.val();
             self.mem_req_beats.next = 1.into();
-        } else {
+        } else if self.rdma.req_valid.val() {
             self.mem_req_addr.next = self.rdma.req_addr.val();
             self.mem_req_beats.next = self.rdma.req_beats.val();
+        } else {
+            self.mem_req_addr.next = self.stream.req_addr.val();
+            self.mem_req_beats.next = self.stream.req_beats.val();
         }
-        self.rdma.req_ready.next = self.mem_req_ready.val() & !self.wdma.req_valid.val();
+        // A read is taken only while the ring has room.
         self.wdma.req_ready.next = self.mem_req_ready.val();
-        self.rdma.rvalid.next = self.mem_rvalid.val();
+        self.rdma.req_ready.next =
+            self.mem_req_ready.val() & !self.wdma.req_valid.val() & (self.rt_count.q.val() < 32);
+        self.stream.req_ready.next =
+            self.mem_req_ready.val() & !self.core_req.val() & (self.rt_count.q.val() < 32);
+        self.rt_tail.next = self.rt_head.q.val() + bit_cast::<5, 6>(self.rt_count.q.val());
+        self.rt_owner_head.next = false;
+        self.rt_beats_head.next = 0.into();
+        for i in 0..self.rt_owner.len() {
+            self.rt_owner[i].clock.next = self.clock.val();
+            self.rt_owner[i].d.next = self.rt_owner[i].q.val();
+            self.rt_beats[i].clock.next = self.clock.val();
+            self.rt_beats[i].d.next = self.rt_beats[i].q.val();
+            if self.rt_head.q.val() == self.rt_idx[i].val() {
+                self.rt_owner_head.next = self.rt_owner[i].q.val();
+                self.rt_beats_head.next = self.rt_beats[i].q.val();
+            }
+            if self.rt_tail.val() == self.rt_idx[i].val() {
+                if self.rdma.req_valid.val() & self.rdma.req_ready.val() {
+                    self.rt_owner[i].d.next = false;
+                    self.rt_beats[i].d.next = self.rdma.req_beats.val();
+                }
+                if self.stream.req_valid.val() & self.stream.req_ready.val() {
+                    self.rt_owner[i].d.next = true;
+                    self.rt_beats[i].d.next = self.stream.req_beats.val();
+                }
+            }
+        }
+        if (self.rdma.req_valid.val() & self.rdma.req_ready.val())
+            | (self.stream.req_valid.val() & self.stream.req_ready.val())
+        {
+            self.rt_count.d.next = self.rt_count.q.val() + 1;
+        }
+        // `rt_left`: beats of the head read already returned.
+        if self.mem_rvalid.val() {
+            self.rt_left.d.next = self.rt_left.q.val() + 1;
+            if (self.rt_left.q.val() + 1) == self.rt_beats_head.val() {
+                self.rt_left.d.next = 0.into();
+                self.rt_head.d.next = self.rt_head.q.val() + 1;
+                self.rt_count.d.next = self.rt_count.q.val() - 1;
+                if (self.rdma.req_valid.val() & self.rdma.req_ready.val())
+                    | (self.stream.req_valid.val() & self.stream.req_ready.val())
+                {
+                    self.rt_count.d.next = self.rt_count.q.val();
+                }
+            }
+        }
+        self.rdma.rvalid.next = self.mem_rvalid.val() & !self.rt_owner_head.val();
         self.rdma.rdata.next = self.mem_rdata.val();
+        self.stream.rvalid.next = self.mem_rvalid.val() & self.rt_owner_head.val();
+        self.stream.rdata.next = self.mem_rdata.val();
         self.mem_wvalid.next = self.wdma.wvalid.val();
         self.mem_wdata.next = self.wdma.wdata.val();
         self.mem_wstrb.next = self.wdma.wstrb.val();
         self.wdma.wready.next = self.mem_wready.val();
+
+        // ---- The matrix engine: operands from the instruction, the stream window, the
+        // activation read port; its finished lanes go to the vector write port.
+        self.matrix.start.next = false;
+        self.matrix.columns.next = self.columns.q.val();
+        self.matrix.src.next = self.r_a.q.val();
+        self.matrix.dst.next = self.r_d.q.val();
+        self.matrix.rows.next = bit_cast::<ADDR_BITS, COUNT_BITS>(self.r_len.q.val());
+        self.matrix.k.next = self.r_b.q.val();
+        self.matrix.group.next = bit_cast::<8, 32>(self.r_dram.q.val());
+        self.matrix.int4.next = self.r_flag.q.val();
+        self.matrix.s_data.next = self.stream.data.val();
+        self.matrix.s_avail.next = self.stream.avail.val();
+        self.stream.take.next = self.matrix.s_take.val();
+        self.stream.push.next = false;
+        self.stream.push_addr.next = 0.into();
+        self.stream.push_bytes.next = 0.into();
+        self.rp_m.clock.next = self.clock.val();
+        self.rp_m.addr.next = self.matrix.act_addr.val();
+        self.m_col.d.next = self.matrix.act_col.val();
+        for b in 0..MACS {
+            self.rp_m.bank_data[b].next = 0.into();
+        }
+        for k in 0..self.am.len() {
+            self.am[k].clock.next = self.clock.val();
+            for b in 0..MACS {
+                if self.a_bank[k].val() == self.a_idx[b].val() {
+                    self.am[k].read_addr.next = self.rp_m.bank_row[b].val();
+                    if self.a_col[k].val() == self.m_col.q.val() {
+                        self.rp_m.bank_data[b].next = self.am[k].read_data.val();
+                    }
+                }
+            }
+        }
+        // The 8 mantissas packed into one word (written out: a cast cannot take a loop index).
+        self.matrix.act_data.next = bit_cast::<128, 16>(self.rp_m.data[0].val())
+            | (bit_cast::<128, 16>(self.rp_m.data[1].val()) << 16)
+            | (bit_cast::<128, 16>(self.rp_m.data[2].val()) << 32)
+            | (bit_cast::<128, 16>(self.rp_m.data[3].val()) << 48)
+            | (bit_cast::<128, 16>(self.rp_m.data[4].val()) << 64)
+            | (bit_cast::<128, 16>(self.rp_m.data[5].val()) << 80)
+            | (bit_cast::<128, 16>(self.rp_m.data[6].val()) << 96)
+            | (bit_cast::<128, 16>(self.rp_m.data[7].val()) << 112);
 
         // ---- Defaults of the datapath's controls.
         self.rdma.start.next = false;
@@ -427,6 +668,7 @@ impl Logic for Core {
         self.argmax.first.next = self.v_first.q.val();
         self.argmax.value.next = 0.into();
         self.v_valid.d.next = false;
+        self.v_write.d.next = self.state.q.val() == State::Add;
         // Vector reads: every column's banks see the same rows; the banks of column `v_col`
         // (the column whose data arrives this cycle) are rotated into lanes.
         self.rp_a.addr.next =
@@ -468,12 +710,25 @@ impl Logic for Core {
             self.adders[j].a.next = self.sel_a[j].val();
             self.adders[j].b.next = self.sel_b[j].val();
             self.w_lane[j].next = self.adders[j].sum.val();
-            self.w_en[j].next =
-                self.v_valid.q.val() & (self.v_rem.q.val() > self.lane_idx[j].val());
+            self.w_en[j].next = self.v_valid.q.val()
+                & self.v_write.q.val()
+                & (self.v_rem.q.val() > self.lane_idx[j].val());
         }
-        // Vector writes: window lane j goes to bank (lo + j) mod L of column v_col.
-        self.w_hi.next = self.v_dst.q.val() >> self.shift_v.val();
-        self.w_lo.next = bit_cast::<LO_BITS, ADDR_BITS>(self.v_dst.q.val() & self.mask_v.val());
+        // Vector writes: window lane j goes to bank (lo + j) mod L of column wr_col. The
+        // matrix engine's lanes take the port during MATMUL.
+        self.wr_addr.next = self.v_dst.q.val();
+        self.wr_col.next = self.v_col.q.val();
+        if self.state.q.val() == State::MatMul {
+            self.wr_addr.next = self.matrix.res_addr.val();
+            self.wr_col.next = self.matrix.res_col.val();
+            for j in 0..self._lanes {
+                self.w_lane[j].next = self.matrix.res_data.val();
+                self.w_en[j].next = false;
+            }
+            self.w_en[0].next = self.matrix.res_valid.val();
+        }
+        self.w_hi.next = self.wr_addr.val() >> self.shift_v.val();
+        self.w_lo.next = bit_cast::<LO_BITS, ADDR_BITS>(self.wr_addr.val() & self.mask_v.val());
         for k in 0..self.vm_a.len() {
             if self.w_lo.val() > self.k_bank[k].val() {
                 self.vm_a[k].write_addr.next = self.w_hi.val() + 1;
@@ -485,7 +740,7 @@ impl Logic for Core {
             for j in 0..self._lanes {
                 if self.w_lo.val() == self.k_rot[k * 16 + j].val() {
                     self.vm_a[k].write_enable.next =
-                        self.w_en[j].val() & (self.k_col[k].val() == self.v_col.q.val());
+                        self.w_en[j].val() & (self.k_col[k].val() == self.wr_col.val());
                     self.vm_a[k].write_data.next = self.w_lane[j].val();
                 }
             }
@@ -647,6 +902,77 @@ impl Logic for Core {
                 if self.opcode.val() == self.op_halt.val() {
                     self.state.d.next = State::Idle;
                     self.done.d.next = true;
+                    if !self.stream.empty.val() {
+                        // A weight stream no MATMUL consumed is a program error (the ISA's
+                        // launch-state rule).
+                        self.done.d.next = false;
+                        self.error.d.next = self.e_fifo_not_empty.val();
+                    }
+                }
+                if self.opcode.val() == self.op_wfetch.val() {
+                    for f in self._f.wf_dram..(self._f.wf_dram + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_dram.d.next = bit_cast::<32, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.wf_bytes..(self._f.wf_bytes + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.hold.d.next = bit_cast::<32, FIELD_OUT_BITS>(self.field.val());
+                    self.state.d.next = State::WeightFetch;
+                }
+                if self.opcode.val() == self.op_matmul.val() {
+                    for f in self._f.mm_rows..(self._f.mm_rows + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_len.d.next = bit_cast::<COUNT_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.mm_k..(self._f.mm_k + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_b.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.mm_group..(self._f.mm_group + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_dram.d.next = bit_cast::<32, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.mm_format..(self._f.mm_format + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_flag.d.next = self.field.val().any();
+                    for f in self._f.mm_src..(self._f.mm_src + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_a.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.mm_dst..(self._f.mm_dst + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_d.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    self.state.d.next = State::MatMulStart;
+                }
+                if self.opcode.val() == self.op_quant.val() {
+                    for f in self._f.q_seg..(self._f.q_seg + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.q_seg.d.next = bit_cast::<COUNT_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.q_count..(self._f.q_count + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.q_left.d.next = bit_cast::<12, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.q_dst..(self._f.q_dst + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.q_dst.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.q_dst..(self._f.q_dst + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_d.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.q_src..(self._f.q_src + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_a.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.q_src..(self._f.q_src + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_b.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    self.state.d.next = State::QuantMax;
                 }
                 if self.opcode.val() == self.op_kvcfg.val() {
                     for f in self._f.kv_heads..(self._f.kv_heads + 1usize) {
@@ -826,6 +1152,91 @@ impl Logic for Core {
                     }
                 }
             }
+            State::WeightFetch => {
+                // Queue the stream (a stream must start on a beat boundary).
+                if self.r_dram.q.val().get_bits::<3>(0).any() {
+                    self.error.d.next = self.e_stream_align.val();
+                    self.state.d.next = State::Fail;
+                } else {
+                    self.stream.push.next = true;
+                    self.stream.push_addr.next = self.r_dram.q.val();
+                    self.stream.push_bytes.next = self.hold.q.val();
+                    if self.stream.push_ready.val() {
+                        self.state.d.next = State::Next;
+                    }
+                }
+            }
+            State::MatMulStart => {
+                self.matrix.start.next = true;
+                self.state.d.next = State::MatMul;
+            }
+            State::MatMul => {
+                if !self.matrix.busy.val() {
+                    self.state.d.next = State::Next;
+                }
+            }
+            State::QuantMax => {
+                // Pass 1 over the segment: the running max |v| per lane.
+                self.v_valid.d.next = true;
+                self.v_col.d.next = self.col.q.val();
+                self.v_first.d.next = !self.idx.q.val().any();
+                self.v_rem.d.next = self.q_seg.q.val() - self.idx.q.val();
+                self.idx.d.next = self.idx.q.val() + self.lanes.val();
+                if (self.idx.q.val() + self.lanes.val()) >= self.q_seg.q.val() {
+                    self.idx.d.next = 0.into();
+                    self.q_wait.d.next = 0.into();
+                    self.state.d.next = State::QuantFold;
+                }
+            }
+            State::QuantFold => {
+                // The last lanes reach the maxima one cycle after their read, the folded maximum
+                // enters the shift encoder the cycle after, its shift comes out two later.
+                self.q_wait.d.next = self.q_wait.q.val() + 1;
+                if self.qshift.out_valid.val() {
+                    self.q_shift.d.next = self.qshift.shift.val();
+                    self.state.d.next = State::QuantExp;
+                }
+            }
+            State::QuantExp => {
+                self.state.d.next = State::QuantRound;
+            }
+            State::QuantRound => {
+                // Pass 2: every lane to its mantissa, written three cycles after it is read.
+                self.v_col.d.next = self.col.q.val();
+                self.idx.d.next = self.idx.q.val() + self.lanes.val();
+                if (self.idx.q.val() + self.lanes.val()) >= self.q_seg.q.val() {
+                    self.idx.d.next = 0.into();
+                    self.state.d.next = State::QuantDrain;
+                }
+            }
+            State::QuantDrain => {
+                if !self.q_valid_p[0].q.val()
+                    & !self.q_valid_p[1].q.val()
+                    & !self.q_valid_p[2].q.val()
+                    & !self.q_valid_p[3].q.val()
+                {
+                    // The next segment, or the next column from the first segment.
+                    self.q_left.d.next = self.q_left.q.val() - 1;
+                    self.r_a.d.next =
+                        self.r_a.q.val() + bit_cast::<ADDR_BITS, COUNT_BITS>(self.q_seg.q.val());
+                    self.q_dst.d.next = self.q_dst.q.val()
+                        + bit_cast::<ADDR_BITS, COUNT_BITS>(self.q_seg.q.val())
+                        + 2;
+                    self.state.d.next = State::QuantMax;
+                    if self.q_left.q.val() == 1 {
+                        for f in self._f.q_count..(self._f.q_count + 1usize) {
+                            self.field.next = self.decoder.fields[f].val();
+                        }
+                        self.q_left.d.next = bit_cast::<12, FIELD_OUT_BITS>(self.field.val());
+                        self.r_a.d.next = self.r_b.q.val();
+                        self.q_dst.d.next = self.r_d.q.val();
+                        self.col.d.next = self.col.q.val() + 1;
+                        if (self.col.q.val() + 1) >= self.columns.q.val() {
+                            self.state.d.next = State::Next;
+                        }
+                    }
+                }
+            }
             State::Drain => {
                 self.state.d.next = State::Next;
             }
@@ -856,6 +1267,90 @@ impl Logic for Core {
                 self.pw_en.val() & (self.pw_lo.val() == self.p_bank[b].val());
         }
 
+        // ---- QUANT's datapath. Pass 1: the lanes read a cycle earlier into the running maxima
+        // (lanes past the segment's end count as 0).
+        for j in 0..self._lanes {
+            self.amax[j].clock.next = self.clock.val();
+            self.amax[j].valid.next = self.v_valid.q.val();
+            self.amax[j].first.next = self.v_first.q.val();
+            self.amax[j].value.next = 0.into();
+            if self.v_rem.q.val() > self.lane_idx[j].val() {
+                self.amax[j].value.next = self.sel_a[j].val();
+            }
+        }
+        self.fold.next = 0.into();
+        for j in 0..self._lanes {
+            if self.amax[j].amax.val() > self.fold.val() {
+                self.fold.next = self.amax[j].amax.val();
+            }
+        }
+        self.qshift.clock.next = self.clock.val();
+        self.qshift.valid.next =
+            (self.state.q.val() == State::QuantFold) & (self.q_wait.q.val() == 1);
+        self.qshift.amax.next = self.fold.val();
+        // Pass 2: lanes into mantissas, ROUND_LATENCY cycles, then into activation memory.
+        for i in 0..self.q_valid_p.len() {
+            self.q_valid_p[i].clock.next = self.clock.val();
+            self.q_addr_p[i].clock.next = self.clock.val();
+            self.q_rem_p[i].clock.next = self.clock.val();
+        }
+        self.q_valid_p[0].d.next = self.state.q.val() == State::QuantRound;
+        self.q_addr_p[0].d.next =
+            self.q_dst.q.val() + 2 + bit_cast::<ADDR_BITS, COUNT_BITS>(self.idx.q.val());
+        self.q_rem_p[0].d.next = self.q_seg.q.val() - self.idx.q.val();
+        for i in 1..self.q_valid_p.len() {
+            self.q_valid_p[i].d.next = self.q_valid_p[i - 1].q.val();
+            self.q_addr_p[i].d.next = self.q_addr_p[i - 1].q.val();
+            self.q_rem_p[i].d.next = self.q_rem_p[i - 1].q.val();
+        }
+        for j in 0..self._lanes {
+            self.qround[j].clock.next = self.clock.val();
+            self.qround[j].valid.next = self.q_valid_p[0].q.val();
+            self.qround[j].value.next = self.sel_a[j].val();
+            self.qround[j].shift.next = self.q_shift.q.val();
+        }
+        // The activation write window: the exponent's two words, or a beat of mantissas.
+        self.q_exp.next = bit_cast::<32, SHIFT_BITS>(self.q_shift.q.val()) - 16;
+        if self.q_shift.q.val().get_bit(7) {
+            self.q_exp.next =
+                (bit_cast::<32, SHIFT_BITS>(self.q_shift.q.val()) | self.sext8.val()) - 16;
+        }
+        self.aw_col.next = self.col.q.val();
+        self.aw_addr.next = self.q_addr_p[3].q.val();
+        for j in 0..MACS {
+            self.aw_lane[j].next = 0.into();
+            self.aw_en[j].next = false;
+        }
+        for j in 0..self._lanes {
+            self.aw_lane[j].next = self.qround[j].mant.val();
+            self.aw_en[j].next =
+                self.q_valid_p[3].q.val() & (self.q_rem_p[3].q.val() > self.lane_idx[j].val());
+        }
+        if self.state.q.val() == State::QuantExp {
+            self.aw_addr.next = self.q_dst.q.val();
+            self.aw_lane[0].next = self.q_exp.val().get_bits::<16>(0);
+            self.aw_lane[1].next = self.q_exp.val().get_bits::<16>(16);
+            self.aw_en[0].next = true;
+            self.aw_en[1].next = true;
+        }
+        self.aw_hi.next = self.aw_addr.val() >> 3;
+        self.aw_lo.next = bit_cast::<LO_BITS, ADDR_BITS>(self.aw_addr.val() & 7);
+        for k in 0..self.am.len() {
+            if self.aw_lo.val() > self.a_bank[k].val() {
+                self.am[k].write_addr.next = self.aw_hi.val() + 1;
+            } else {
+                self.am[k].write_addr.next = self.aw_hi.val();
+            }
+            self.am[k].write_enable.next = false;
+            self.am[k].write_data.next = 0.into();
+            for j in 0..MACS {
+                if self.aw_lo.val() == self.a_rot[k * 16 + j].val() {
+                    self.am[k].write_enable.next =
+                        self.aw_en[j].val() & (self.a_col[k].val() == self.aw_col.val());
+                    self.am[k].write_data.next = self.aw_lane[j].val();
+                }
+            }
+        }
         // The argmax sees the lane read a cycle earlier.
         if (self.state.q.val() == State::Argmax) | (self.state.q.val() == State::ArgmaxDone) {
             self.argmax.valid.next = self.v_valid.q.val();
@@ -887,6 +1382,14 @@ pub enum State {
     StoreHold,
     StorePush,
     StoreWait,
+    WeightFetch,
+    MatMulStart,
+    MatMul,
+    QuantMax,
+    QuantFold,
+    QuantExp,
+    QuantRound,
+    QuantDrain,
     Drain,
     Next,
     Unsupported,

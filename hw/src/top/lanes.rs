@@ -27,16 +27,16 @@ pub const LO_BITS: usize = 8;
 /// expressions below is this).
 pub const MAX_LANES: usize = 16;
 
-/// One read port: `L` lanes from any address.
+/// One read port: `L` lanes of `W` bits from any address.
 #[derive(LogicBlock)]
-pub struct ReadPort {
+pub struct ReadPort<const W: usize> {
     pub clock: Signal<In, Clock>,
     pub addr: Signal<In, Bits<ADDR_BITS>>,
     /// The `L` words at the `addr` of the previous edge.
-    pub data: Vec<Signal<Out, Bits<32>>>,
+    pub data: Vec<Signal<Out, Bits<W>>>,
     /// The banks' row and data, driven by the owner (the banks are shared with the write port).
     pub bank_row: Vec<Signal<Out, Bits<ADDR_BITS>>>,
-    pub bank_data: Vec<Signal<In, Bits<32>>>,
+    pub bank_data: Vec<Signal<In, Bits<W>>>,
     lo_q: DFF<Bits<LO_BITS>>,
     hi: Signal<Local, Bits<ADDR_BITS>>,
     lo: Signal<Local, Bits<LO_BITS>>,
@@ -65,7 +65,7 @@ fn log2(l: usize) -> usize {
     l.trailing_zeros() as usize
 }
 
-impl ReadPort {
+impl<const W: usize> ReadPort<W> {
     pub fn new(lanes: usize) -> Self {
         let k = log2(lanes);
         Self {
@@ -88,7 +88,7 @@ impl ReadPort {
     }
 }
 
-impl Logic for ReadPort {
+impl<const W: usize> Logic for ReadPort<W> {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, lo_q);

@@ -19,18 +19,25 @@
 //! it is not busy, read `OUT`, `CYCLES` and whatever the program stored.
 //!
 //! **Microarchitecture so far.** A sequencer fetches, decodes (the ISA table's decoder) and runs
-//! one instruction at a time; the vector unit moves `vector.lanes` lanes a cycle through each
-//! column's vector memory ([`lanes::LaneBank`]: two read ports and one write port at any lane
-//! address); DMA engines ([`dma`]) stream words between the memory port and the memories.
-//! Implemented: `HALT`, `KVCFG`, `LOADP`, `ADD`, `ARGMAX` (one lane a cycle), `STORE` (one word
-//! a cycle). Every other instruction stops the launch with error [`status::UNSUPPORTED`]: the
-//! matrix engine, the stream engine for `WFETCH`, and the rest of the vector unit are to come
-//! (issue 5), so programs compiled from models do not run on this RTL yet.
+//! one instruction at a time, except that `WFETCH` only queues its range: the weight stream
+//! ([`stream`]) follows its ranges through DRAM into the weight FIFO on its own, ahead of the
+//! instructions, and the matrix engine ([`matrix`]) consumes it. The vector unit moves
+//! `vector.lanes` lanes a cycle through each column's vector memory (banked by lane, any lane
+//! address: [`lanes`]); the activation memory is banked 8 ways for the matrix engine's 8
+//! mantissas a cycle; DMA engines ([`dma`]) move words between the memory port and the
+//! memories; read beats are routed back to their requester by a ring of the reads in flight.
+//! Implemented: `HALT`, `KVCFG`, `LOADP`, `WFETCH`, `MATMUL`, `QUANT`, `ADD`, `ARGMAX` (one lane
+//! a cycle), `STORE` (one word a cycle). Every other instruction stops the launch with error
+//! [`status::UNSUPPORTED`] (`EMBED`, `RMSNORM`, `ROPE`, `SOFTMAX`, `SILUMUL`, `SCORE`, `PV`,
+//! `KVSTORE` are to come, issue 5), so programs compiled from models do not run on this RTL
+//! yet.
 
 pub mod core;
 pub mod dma;
 pub mod lanes;
+pub mod matrix;
 pub mod sram;
+pub mod stream;
 
 /// The register map (32-bit registers, word addresses).
 pub mod csr {
@@ -81,6 +88,10 @@ pub mod status {
     pub const PROGRAM_TOO_LONG: u64 = 4;
     /// `COLUMNS` is zero or larger than the configuration's `max_columns`.
     pub const BAD_COLUMNS: u64 = 5;
+    /// A `WFETCH` range that does not start on an 8-byte boundary.
+    pub const STREAM_ALIGN: u64 = 6;
+    /// `HALT` with weight-stream bytes that no `MATMUL` consumed.
+    pub const FIFO_NOT_EMPTY: u64 = 7;
 }
 
 use tokenfab_isa::config::AccelConfig;
