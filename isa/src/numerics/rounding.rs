@@ -66,6 +66,10 @@ pub fn rne_shr_u(x: u128, s: u32) -> u128 {
 /// `x * 2^e`, rounded half to even (when `e < 0`), saturated to `[-limit, limit]`.
 /// `limit` must be below 2^126 (the callers use the 32- and 16-bit bounds).
 pub fn scale_pow2_sat(x: i128, e: i32, limit: i128) -> i128 {
+    if x == 0 {
+        // Zero at any scale (a shift by 128 or more would overflow the i128 shift below).
+        return 0;
+    }
     let v = if e >= 0 {
         let e = e.unsigned_abs();
         // A left shift that would move a set bit past the saturation limit saturates.
@@ -144,6 +148,13 @@ mod tests {
             std::cmp::Ordering::Less => q,
             std::cmp::Ordering::Greater => q + 1,
             std::cmp::Ordering::Equal => q + (q & 1),
+        }
+    }
+
+    #[test]
+    fn zero_scales_to_zero_at_every_exponent() {
+        for e in [-1000, -200, -128, -1, 0, 1, 127, 128, 1000, i32::MIN, i32::MAX] {
+            assert_eq!(scale_pow2_sat(0, e, 32767), 0, "e = {e}");
         }
     }
 
