@@ -263,6 +263,8 @@ impl RtlDevice {
             status::UNSUPPORTED => "an instruction the RTL does not implement",
             status::PROGRAM_TOO_LONG => "PROG_COUNT is zero or larger than the instruction memory",
             status::BAD_COLUMNS => "COLUMNS is zero or larger than max_columns",
+            status::STREAM_ALIGN => "a WFETCH range that does not start on an 8-byte boundary",
+            status::FIFO_NOT_EMPTY => "HALT with weight-stream bytes no MATMUL consumed",
             _ => "an error code this runtime does not know",
         };
         RtlError::Stopped {
