@@ -153,7 +153,19 @@ mod tests {
 
     #[test]
     fn zero_scales_to_zero_at_every_exponent() {
-        for e in [-1000, -200, -128, -1, 0, 1, 127, 128, 1000, i32::MIN, i32::MAX] {
+        for e in [
+            -1000,
+            -200,
+            -128,
+            -1,
+            0,
+            1,
+            127,
+            128,
+            1000,
+            i32::MIN,
+            i32::MAX,
+        ] {
             assert_eq!(scale_pow2_sat(0, e, 32767), 0, "e = {e}");
         }
     }
