@@ -31,6 +31,12 @@
 //! [`status::UNSUPPORTED`] (`EMBED`, `RMSNORM`, `ROPE`, `SOFTMAX`, `SILUMUL`, `SCORE`, `PV`,
 //! `KVSTORE` are to come, issue 5), so programs compiled from models do not run on this RTL
 //! yet.
+//!
+//! **Known deviation.** The ISA's launch-state rule says every launch starts with the on-chip
+//! memories zero; this core does not clear them (clearing tens of thousands of words would cost
+//! that many cycles a step), so a program that reads a word it never wrote in the launch sees
+//! the previous launch's value. Compiled programs write before they read; whether the ISA drops
+//! the guarantee (with the simulator rejecting such reads) or the core clears at launch is open.
 
 pub mod core;
 pub mod dma;
