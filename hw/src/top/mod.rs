@@ -35,7 +35,7 @@
 //! **Known deviation.** The ISA's launch-state rule says every launch starts with the on-chip
 //! memories zero; this core does not clear them (clearing tens of thousands of words would cost
 //! that many cycles a step), so a program that reads a word it never wrote in the launch sees
-//! the previous launch's value. Compiled programs write before they read; whether the ISA drops
+//! the previous launch's value. Nothing checks yet that compiled programs never do; whether the ISA drops
 //! the guarantee (with the simulator rejecting such reads) or the core clears at launch is open.
 
 pub mod core;
