@@ -20,7 +20,7 @@ const _: () = assert!(
 const _: () = assert!(MACS == 8, "the activation word below packs 8 mantissas");
 use super::sram::{Sram, ADDR_BITS};
 use super::stream::WeightStream;
-use super::{csr, status};
+use super::{csr, many, status};
 use crate::blocks::argmax::{Argmax, INDEX_BITS};
 use crate::blocks::decoder::{Decoder, FIELD_OUT_BITS, OP_BITS};
 use crate::blocks::quant::{AbsMax, QuantRound, QuantShift, ROUND_LATENCY, SHIFT_BITS};
@@ -310,10 +310,6 @@ fn k(v: u64) -> Constant<Bits<8>> {
     Constant::new(v.into())
 }
 
-fn dffs<const N: usize>(n: usize) -> Vec<DFF<Bits<N>>> {
-    (0..n).map(|_| Default::default()).collect()
-}
-
 impl Core {
     /// The core for `config`.
     pub fn new(config: &AccelConfig) -> Self {
@@ -349,10 +345,10 @@ impl Core {
             columns: Default::default(),
             cycles: Default::default(),
             pc: Default::default(),
-            tok: dffs(columns),
-            pos: dffs(columns),
-            seq: dffs(columns),
-            out: dffs(columns),
+            tok: many(columns),
+            pos: many(columns),
+            seq: many(columns),
+            out: many(columns),
             kv_heads: Default::default(),
             kv_dim: Default::default(),
             kv_ctx: Default::default(),
@@ -385,8 +381,8 @@ impl Core {
             rp_b: ReadPort::new(lanes),
             pm: (0..plan).map(|_| Sram::new(prows)).collect(),
             rp_p: ReadPort::new(plan),
-            w_lane: (0..lanes).map(|_| Default::default()).collect(),
-            w_en: (0..lanes).map(|_| Default::default()).collect(),
+            w_lane: many(lanes),
+            w_en: many(lanes),
             w_hi: Default::default(),
             w_lo: Default::default(),
             pw_hi: Default::default(),
@@ -410,8 +406,8 @@ impl Core {
             am: (0..columns * MACS).map(|_| Sram::new(arows)).collect(),
             rp_m: ReadPort::new(MACS),
             m_col: Default::default(),
-            aw_lane: (0..MACS).map(|_| Default::default()).collect(),
-            aw_en: (0..MACS).map(|_| Default::default()).collect(),
+            aw_lane: many(MACS),
+            aw_en: many(MACS),
             aw_addr: Default::default(),
             aw_col: Default::default(),
             aw_hi: Default::default(),
@@ -425,21 +421,21 @@ impl Core {
             a_idx: consts(MACS, |b| b as u64),
             wr_addr: Default::default(),
             wr_col: Default::default(),
-            amax: (0..lanes).map(|_| Default::default()).collect(),
+            amax: many(lanes),
             qshift: Default::default(),
-            qround: (0..lanes).map(|_| Default::default()).collect(),
+            qround: many(lanes),
             fold: Default::default(),
             q_seg: Default::default(),
             q_left: Default::default(),
             q_dst: Default::default(),
             q_shift: Default::default(),
             q_wait: Default::default(),
-            q_valid_p: (0..ROUND_LATENCY + 1).map(|_| Default::default()).collect(),
-            q_addr_p: (0..ROUND_LATENCY + 1).map(|_| Default::default()).collect(),
-            q_rem_p: (0..ROUND_LATENCY + 1).map(|_| Default::default()).collect(),
+            q_valid_p: many(ROUND_LATENCY + 1),
+            q_addr_p: many(ROUND_LATENCY + 1),
+            q_rem_p: many(ROUND_LATENCY + 1),
             q_exp: Default::default(),
-            rt_owner: (0..32).map(|_| Default::default()).collect(),
-            rt_beats: (0..32).map(|_| Default::default()).collect(),
+            rt_owner: many(32),
+            rt_beats: many(32),
             rt_head: Default::default(),
             rt_count: Default::default(),
             rt_left: Default::default(),
@@ -449,10 +445,10 @@ impl Core {
             rt_beats_head: Default::default(),
             core_req: Default::default(),
             sext8: Constant::new(0xFFFF_FF00u64.into()),
-            adders: (0..lanes).map(|_| Default::default()).collect(),
+            adders: many(lanes),
             argmax: Default::default(),
-            sel_a: (0..lanes).map(|_| Default::default()).collect(),
-            sel_b: (0..lanes).map(|_| Default::default()).collect(),
+            sel_a: many(lanes),
+            sel_b: many(lanes),
             opcode: Default::default(),
             field: Default::default(),
             lane_idx: consts(lanes, |j| j as u64),

@@ -19,6 +19,7 @@ use rust_hdl_core::prelude::*;
 use rust_hdl_widgets::dff::DFF;
 use rust_hdl_widgets::dff_setup;
 
+use super::many;
 use super::sram::ADDR_BITS;
 
 /// Bits of a lane-within-window index.
@@ -71,9 +72,9 @@ impl<const W: usize> ReadPort<W> {
         Self {
             clock: Default::default(),
             addr: Default::default(),
-            data: (0..lanes).map(|_| Default::default()).collect(),
-            bank_row: (0..lanes).map(|_| Default::default()).collect(),
-            bank_data: (0..lanes).map(|_| Default::default()).collect(),
+            data: many(lanes),
+            bank_row: many(lanes),
+            bank_data: many(lanes),
             lo_q: Default::default(),
             hi: Default::default(),
             lo: Default::default(),

@@ -27,6 +27,7 @@ use rust_hdl_core::prelude::*;
 use rust_hdl_widgets::dff::DFF;
 use rust_hdl_widgets::dff_setup;
 
+use super::many;
 use super::sram::{Sram, ADDR_BITS};
 use crate::blocks::group_dot::GroupDot;
 use crate::blocks::lane_round::ScalePow2Sat;
@@ -67,7 +68,7 @@ impl Default for DotRow {
             sum: Default::default(),
             dot: Default::default(),
             nib: Default::default(),
-            code8: dffs(MACS),
+            code8: many(MACS),
         }
     }
 }
@@ -239,10 +240,6 @@ pub struct MatrixEngine {
     _columns: usize,
 }
 
-fn dffs<T: Default>(n: usize) -> Vec<T> {
-    (0..n).map(|_| T::default()).collect()
-}
-
 fn c4(v: usize) -> Constant<Bits<4>> {
     Constant::new((v as u64).into())
 }
@@ -290,21 +287,21 @@ impl MatrixEngine {
             f_g: Default::default(),
             f_goff: Default::default(),
             f_buf: Default::default(),
-            tile_rexp: dffs(rows),
-            b_full: dffs(2),
-            b_first: dffs(2),
-            b_last: dffs(2),
-            b_rows: dffs(2),
-            b_base: dffs(2),
-            b_goff: dffs(2),
-            b_scale: dffs(2 * rows),
-            b_rexp: dffs(2 * rows),
+            tile_rexp: many(rows),
+            b_full: many(2),
+            b_first: many(2),
+            b_last: many(2),
+            b_rows: many(2),
+            b_base: many(2),
+            b_goff: many(2),
+            b_scale: many(2 * rows),
+            b_rexp: many(2 * rows),
             codes: (0..2 * rows).map(|_| Sram::new(ENTRIES)).collect(),
             comp: Default::default(),
             c_buf: Default::default(),
             c_col: Default::default(),
             c_s: Default::default(),
-            aexp: dffs(columns),
+            aexp: many(columns),
             x_valid: Default::default(),
             x_col: Default::default(),
             p1_valid: Default::default(),
@@ -317,14 +314,14 @@ impl MatrixEngine {
             p2_col: Default::default(),
             p2_buf: Default::default(),
             settle: Default::default(),
-            dots: dffs(rows),
-            accs: dffs(rows * columns),
+            dots: many(rows),
+            accs: many(rows * columns),
             d_col: Default::default(),
             d_r: Default::default(),
             round: Default::default(),
-            d_col_p: dffs(crate::blocks::lane_round::LATENCY),
-            d_valid_p: dffs(crate::blocks::lane_round::LATENCY),
-            d_addr_p: dffs(crate::blocks::lane_round::LATENCY),
+            d_col_p: many(crate::blocks::lane_round::LATENCY),
+            d_valid_p: many(crate::blocks::lane_round::LATENCY),
+            d_addr_p: many(crate::blocks::lane_round::LATENCY),
             d_sel_acc: Default::default(),
             d_sel_rexp: Default::default(),
             d_sel_aexp: Default::default(),
@@ -333,7 +330,7 @@ impl MatrixEngine {
             d_busy: Default::default(),
             c_entry: Default::default(),
             c_last_slice: Default::default(),
-            g_scale: dffs(rows),
+            g_scale: many(rows),
             g_first: Default::default(),
             r_idx: (0..rows).map(c4).collect(),
             c_idx: (0..columns).map(c4).collect(),

@@ -45,6 +45,12 @@ pub mod matrix;
 pub mod sram;
 pub mod stream;
 
+/// `n` default values: the per-lane, per-row and per-column sub-blocks and registers (rust-hdl's
+/// derive cannot size a `Vec` field, so every block builds its own).
+pub(crate) fn many<T: Default>(n: usize) -> Vec<T> {
+    (0..n).map(|_| T::default()).collect()
+}
+
 /// The register map (32-bit registers, word addresses).
 pub mod csr {
     /// Reads [`ID_VALUE`].

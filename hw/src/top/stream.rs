@@ -20,6 +20,7 @@ use rust_hdl_widgets::dff::DFF;
 use rust_hdl_widgets::dff_setup;
 
 use super::dma::CHUNK_BEATS;
+use super::many;
 use super::sram::{Sram, ADDR_BITS};
 
 /// Bits of a descriptor-queue index (the queue is a power of two).
@@ -115,8 +116,8 @@ impl WeightStream {
             req_beats: Default::default(),
             rvalid: Default::default(),
             rdata: Default::default(),
-            q_addr: (0..QUEUE).map(|_| Default::default()).collect(),
-            q_bytes: (0..QUEUE).map(|_| Default::default()).collect(),
+            q_addr: many(QUEUE),
+            q_bytes: many(QUEUE),
             q_head: Default::default(),
             q_count: Default::default(),
             q_req: Default::default(),
