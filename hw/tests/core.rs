@@ -273,3 +273,119 @@ fn quant_wfetch_matmul_on_tiny() {
 fn quant_wfetch_matmul_on_fpga_ecp5() {
     matmul_program("fpga-ecp5", 7, 128, 128, WeightFormat::Int8, 13);
 }
+
+/// Lanes `v` into vector memory at lane `at` of every column: LOADP them to parameter word
+/// `pmem`, then ADD them to lanes nothing has written (zero in a new core).
+fn to_vector(s: &mut System<SimpleMemory>, dram: u32, pmem: u32, at: u32, v: &[i32]) -> Vec<Instr> {
+    put_words(s, dram, v);
+    let len = v.len() as u32;
+    vec![
+        Instr::LoadParams {
+            dram: dram as u64,
+            pmem,
+            words: len,
+        },
+        Instr::Add {
+            a: at,
+            b: pmem,
+            dst: at,
+            len,
+            b_param: 1,
+        },
+    ]
+}
+
+fn launch(s: &mut System<SimpleMemory>, program: &[Instr], columns: u32) -> u64 {
+    load_program(s, program);
+    s.write_csr(csr::COLUMNS, columns);
+    s.write_csr(csr::CONTROL, csr::CMD_LAUNCH as u32);
+    let cycles = s.run_until_idle(2_000_000).expect("launch finishes");
+    let st = s.read_csr(csr::STATUS);
+    assert_eq!(st, 2, "status {st:#x} (pc {})", s.read_csr(csr::PC));
+    cycles
+}
+
+/// RMSNORM (two vectors, one long enough for several passes of every lane) and SILUMUL, for
+/// two columns, against `rms_norm` and `vf_mul(silu(g), u)` of the numerics spec.
+fn norm_and_silu_program(preset: &str, n: usize, seed: u64) {
+    use tokenfab_isa::layout::encode_norm_block;
+    use tokenfab_isa::numerics::rms_norm::{rms_norm, NormParams};
+    use tokenfab_isa::numerics::silu::silu;
+    use tokenfab_isa::numerics::vector::vf_mul;
+    let mut s = system(preset);
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    let x: Vec<i32> = (0..n)
+        .map(|i| match i % 5 {
+            0 => lane(&mut r),
+            _ => r.random_range(-(6 << 16)..(6 << 16)),
+        })
+        .collect();
+    let g: Vec<f32> = (0..n).map(|_| r.random_range(-2.0f32..2.0)).collect();
+    let params = NormParams::new(&g, 1e-5).unwrap();
+    let block = encode_norm_block(&params);
+    let u: Vec<i32> = (0..n).map(|_| lane(&mut r)).collect();
+    let n32 = n as u32;
+    let (xv, yv, uv, sv) = (5, n32 + 11, 2 * n32 + 14, 3 * n32 + 17);
+    let (out_n, out_s) = (0x2_0000u32, 0x3_0000u32);
+    let block_words: Vec<i32> = block.iter().map(|&w| w as i32).collect();
+    put_words(&mut s, 0x8000, &block_words);
+    let mut program = vec![Instr::LoadParams {
+        dram: 0x8000,
+        pmem: 1000,
+        words: block.len() as u32,
+    }];
+    program.extend(to_vector(&mut s, 0x9000, 3, xv, &x));
+    program.extend(to_vector(&mut s, 0xA000, 3 + n32, uv, &u));
+    program.extend([
+        Instr::RmsNorm {
+            src: xv,
+            dst: yv,
+            len: n32,
+            param: 1000,
+        },
+        Instr::SiluMul {
+            gate: xv,
+            up: uv,
+            dst: sv,
+            len: n32,
+        },
+        Instr::Store {
+            src: yv,
+            dram: out_n as u64,
+            len: n32,
+        },
+        Instr::Store {
+            src: sv,
+            dram: out_s as u64,
+            len: n32,
+        },
+        Instr::Halt {},
+    ]);
+    let cycles = launch(&mut s, &program, 2);
+    let want_n = rms_norm(&x, &params).unwrap();
+    let want_s: Vec<i32> = x
+        .iter()
+        .zip(&u)
+        .map(|(&a, &b)| vf_mul(silu(a), b))
+        .collect();
+    for c in 0..2u32 {
+        let got = words(&s, out_n + 4 * n32 * c, n);
+        let bad: Vec<usize> = (0..n).filter(|&i| got[i] != want_n[i]).collect();
+        assert!(bad.is_empty(), "RMSNORM column {c}: lanes {bad:?} differ");
+        let got = words(&s, out_s + 4 * n32 * c, n);
+        let bad: Vec<usize> = (0..n).filter(|&i| got[i] != want_s[i]).collect();
+        assert!(bad.is_empty(), "SILUMUL column {c}: lanes {bad:?} differ");
+    }
+    eprintln!("{preset}: RMSNORM + SILUMUL of {n} lanes, 2 columns: {cycles} cycles");
+}
+
+#[test]
+fn rmsnorm_and_silumul_on_tiny() {
+    norm_and_silu_program("tiny", 37, 21);
+    norm_and_silu_program("tiny", 128, 22);
+}
+
+#[test]
+fn rmsnorm_and_silumul_on_fpga_ecp5() {
+    norm_and_silu_program("fpga-ecp5", 29, 23);
+}

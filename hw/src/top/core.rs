@@ -24,7 +24,14 @@ use super::{csr, many, status};
 use crate::blocks::argmax::{Argmax, INDEX_BITS};
 use crate::blocks::decoder::{Decoder, FIELD_OUT_BITS, OP_BITS};
 use crate::blocks::quant::{AbsMax, QuantRound, QuantShift, ROUND_LATENCY, SHIFT_BITS};
+use crate::blocks::rms::{NormScale, Rsqrt, SumSq, SCALE_LATENCY, SUM_BITS};
+use crate::blocks::silu::{self, Silu};
 use crate::blocks::vf_add::VfAdd;
+use crate::blocks::vf_mul::{self, VfMul};
+
+/// Stages of the vector unit's write-back pipe: the longest operation (SILUMUL: SiLU, then the
+/// product) plus the read.
+const PIPE: usize = silu::LATENCY + vf_mul::LATENCY + 1;
 
 /// Instructions the instruction memory holds.
 pub const IMEM_WORDS: usize = 4096;
@@ -76,6 +83,14 @@ struct Fields {
     q_dst: usize,
     q_seg: usize,
     q_count: usize,
+    rms_src: usize,
+    rms_dst: usize,
+    rms_len: usize,
+    rms_param: usize,
+    sm_gate: usize,
+    sm_up: usize,
+    sm_dst: usize,
+    sm_len: usize,
 }
 
 impl Fields {
@@ -109,6 +124,14 @@ impl Fields {
             q_dst: field(Opcode::Quantize, "dst"),
             q_seg: field(Opcode::Quantize, "seg"),
             q_count: field(Opcode::Quantize, "count"),
+            rms_src: field(Opcode::RmsNorm, "src"),
+            rms_dst: field(Opcode::RmsNorm, "dst"),
+            rms_len: field(Opcode::RmsNorm, "len"),
+            rms_param: field(Opcode::RmsNorm, "param"),
+            sm_gate: field(Opcode::SiluMul, "gate"),
+            sm_up: field(Opcode::SiluMul, "up"),
+            sm_dst: field(Opcode::SiluMul, "dst"),
+            sm_len: field(Opcode::SiluMul, "len"),
         }
     }
 }
@@ -254,6 +277,31 @@ pub struct Core {
     sext8: Constant<Bits<32>>,
     adders: Vec<VfAdd>,
     argmax: Argmax,
+    // The write-back pipe of the multi-cycle vector operations: stage `i` holds, `i + 1` clocks
+    // after a read was issued, whether it was valid, its lane offset, the lanes left from it
+    // and its column. An operation of latency `T` writes what stage `T` holds.
+    p_valid: Vec<DFF<Bit>>,
+    p_off: Vec<DFF<Bits<COUNT_BITS>>>,
+    p_rem: Vec<DFF<Bits<COUNT_BITS>>>,
+    p_col: Vec<DFF<Bits<4>>>,
+    i_valid: Signal<Local, Bit>,
+    tap_off: Signal<Local, Bits<COUNT_BITS>>,
+    up_off: Signal<Local, Bits<COUNT_BITS>>,
+    p_busy: Signal<Local, Bit>,
+    /// The column whose port-B data arrives this cycle.
+    vb_col: Signal<Local, Bits<4>>,
+    // RMSNORM: the sum of squares, the reciprocal square root, the scaling.
+    sumsq: Vec<SumSq>,
+    rsqrt: Rsqrt,
+    norm: Vec<NormScale>,
+    n_eps: DFF<Bits<64>>,
+    n_gexp: DFF<Bits<32>>,
+    n_mant: DFF<Bits<32>>,
+    n_shift: DFF<Bits<32>>,
+    n_total: Signal<Local, Bits<SUM_BITS>>,
+    // SILUMUL: SiLU of the gate, then the product with `up`, read SiLU's latency later.
+    silu: Vec<Silu>,
+    vmul: Vec<VfMul>,
     sel_a: Vec<Signal<Local, Bits<32>>>,
     sel_b: Vec<Signal<Local, Bits<32>>>,
     opcode: Signal<Local, Bits<OP_BITS>>,
@@ -295,11 +343,18 @@ pub struct Core {
     op_wfetch: Constant<Bits<OP_BITS>>,
     op_matmul: Constant<Bits<OP_BITS>>,
     op_quant: Constant<Bits<OP_BITS>>,
+    op_rms: Constant<Bits<OP_BITS>>,
+    op_silumul: Constant<Bits<OP_BITS>>,
     e_stream_align: Constant<Bits<8>>,
     e_fifo_not_empty: Constant<Bits<8>>,
     _f: Fields,
     _lanes: usize,
     _columns: usize,
+    /// Write-back taps: RMSNORM's scaling; SILUMUL's `up` read address, its column, its write.
+    _tap_norm: usize,
+    _tap_up_addr: usize,
+    _tap_up_col: usize,
+    _tap_silu: usize,
 }
 
 fn consts<const N: usize>(n: usize, f: impl Fn(usize) -> u64) -> Vec<Constant<Bits<N>>> {
@@ -447,6 +502,25 @@ impl Core {
             sext8: Constant::new(0xFFFF_FF00u64.into()),
             adders: many(lanes),
             argmax: Default::default(),
+            p_valid: many(PIPE),
+            p_off: many(PIPE),
+            p_rem: many(PIPE),
+            p_col: many(PIPE),
+            i_valid: Default::default(),
+            tap_off: Default::default(),
+            up_off: Default::default(),
+            p_busy: Default::default(),
+            vb_col: Default::default(),
+            sumsq: many(lanes),
+            rsqrt: Default::default(),
+            norm: many(lanes),
+            n_eps: Default::default(),
+            n_gexp: Default::default(),
+            n_mant: Default::default(),
+            n_shift: Default::default(),
+            n_total: Default::default(),
+            silu: many(lanes),
+            vmul: many(lanes),
             sel_a: many(lanes),
             sel_b: many(lanes),
             opcode: Default::default(),
@@ -486,11 +560,17 @@ impl Core {
             op_wfetch: opc(Opcode::WeightFetch),
             op_matmul: opc(Opcode::MatMul),
             op_quant: opc(Opcode::Quantize),
+            op_rms: opc(Opcode::RmsNorm),
+            op_silumul: opc(Opcode::SiluMul),
             e_stream_align: k(status::STREAM_ALIGN),
             e_fifo_not_empty: k(status::FIFO_NOT_EMPTY),
             _f: Fields::new(),
             _lanes: lanes,
             _columns: columns,
+            _tap_norm: SCALE_LATENCY,
+            _tap_up_addr: silu::LATENCY - 1,
+            _tap_up_col: silu::LATENCY,
+            _tap_silu: silu::LATENCY + vf_mul::LATENCY,
         }
     }
 }
@@ -502,7 +582,8 @@ impl Logic for Core {
             self, clock, state, error, done, prog_base, prog_count, columns, cycles, pc, kv_heads,
             kv_dim, kv_ctx, kv_set, load_word, load_count, load_sub, ir, r_a, r_b, r_d, r_len,
             r_dram, r_flag, col, idx, v_valid, v_col, v_dst, v_rem, v_first, v_write, hold,
-            col_base, m_col, q_seg, q_left, q_dst, q_shift, q_wait, rt_head, rt_count, rt_left
+            col_base, m_col, q_seg, q_left, q_dst, q_shift, q_wait, rt_head, rt_count, rt_left,
+            n_eps, n_gexp, n_mant, n_shift
         );
         for c in 0..self._columns {
             self.tok[c].clock.next = self.clock.val();
@@ -664,6 +745,11 @@ impl Logic for Core {
         self.argmax.first.next = self.v_first.q.val();
         self.argmax.value.next = 0.into();
         self.v_valid.d.next = false;
+        self.i_valid.next = false;
+        self.p_busy.next = false;
+        for i in 0..PIPE {
+            self.p_busy.next = self.p_busy.val() | self.p_valid[i].q.val();
+        }
         self.v_write.d.next = self.state.q.val() == State::Add;
         // Vector reads: every column's banks see the same rows; the banks of column `v_col`
         // (the column whose data arrives this cycle) are rotated into lanes.
@@ -673,6 +759,20 @@ impl Logic for Core {
             self.r_b.q.val() + bit_cast::<ADDR_BITS, COUNT_BITS>(self.idx.q.val());
         self.rp_p.addr.next =
             self.r_b.q.val() + bit_cast::<ADDR_BITS, COUNT_BITS>(self.idx.q.val());
+        self.vb_col.next = self.v_col.q.val();
+        self.up_off.next = 0.into();
+        self.tap_off.next = 0.into();
+        if (self.state.q.val() == State::SiluIssue) | (self.state.q.val() == State::SiluDrain) {
+            // SILUMUL reads `up` SiLU's latency after `gate`, with the column of that read.
+            for t in self._tap_up_addr..(self._tap_up_addr + 1) {
+                self.up_off.next = self.p_off[t].q.val();
+            }
+            for t in self._tap_up_col..(self._tap_up_col + 1) {
+                self.vb_col.next = self.p_col[t].q.val();
+            }
+            self.rp_b.addr.next =
+                self.r_b.q.val() + bit_cast::<ADDR_BITS, COUNT_BITS>(self.up_off.val());
+        }
         for b in 0..self._lanes {
             self.rp_a.bank_data[b].next = 0.into();
             self.rp_b.bank_data[b].next = 0.into();
@@ -686,6 +786,8 @@ impl Logic for Core {
                     self.vm_b[k].read_addr.next = self.rp_b.bank_row[b].val();
                     if self.k_col[k].val() == self.v_col.q.val() {
                         self.rp_a.bank_data[b].next = self.vm_a[k].read_data.val();
+                    }
+                    if self.k_col[k].val() == self.vb_col.val() {
                         self.rp_b.bank_data[b].next = self.vm_b[k].read_data.val();
                     }
                 }
@@ -722,6 +824,32 @@ impl Logic for Core {
                 self.w_en[j].next = false;
             }
             self.w_en[0].next = self.matrix.res_valid.val();
+        }
+        if (self.state.q.val() == State::RmsScale) | (self.state.q.val() == State::RmsDrain) {
+            for t in self._tap_norm..(self._tap_norm + 1) {
+                self.tap_off.next = self.p_off[t].q.val();
+                self.wr_addr.next =
+                    self.r_d.q.val() + bit_cast::<ADDR_BITS, COUNT_BITS>(self.tap_off.val());
+                self.wr_col.next = self.p_col[t].q.val();
+                for j in 0..self._lanes {
+                    self.w_lane[j].next = self.norm[j].y.val();
+                    self.w_en[j].next =
+                        self.p_valid[t].q.val() & (self.p_rem[t].q.val() > self.lane_idx[j].val());
+                }
+            }
+        }
+        if (self.state.q.val() == State::SiluIssue) | (self.state.q.val() == State::SiluDrain) {
+            for t in self._tap_silu..(self._tap_silu + 1) {
+                self.tap_off.next = self.p_off[t].q.val();
+                self.wr_addr.next =
+                    self.r_d.q.val() + bit_cast::<ADDR_BITS, COUNT_BITS>(self.tap_off.val());
+                self.wr_col.next = self.p_col[t].q.val();
+                for j in 0..self._lanes {
+                    self.w_lane[j].next = self.vmul[j].y.val();
+                    self.w_en[j].next =
+                        self.p_valid[t].q.val() & (self.p_rem[t].q.val() > self.lane_idx[j].val());
+                }
+            }
         }
         self.w_hi.next = self.wr_addr.val() >> self.shift_v.val();
         self.w_lo.next = bit_cast::<LO_BITS, ADDR_BITS>(self.wr_addr.val() & self.mask_v.val());
@@ -969,6 +1097,48 @@ impl Logic for Core {
                     }
                     self.r_b.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
                     self.state.d.next = State::QuantMax;
+                }
+                if self.opcode.val() == self.op_rms.val() {
+                    for f in self._f.rms_src..(self._f.rms_src + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_a.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.rms_dst..(self._f.rms_dst + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_d.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.rms_len..(self._f.rms_len + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_len.d.next = bit_cast::<COUNT_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.rms_param..(self._f.rms_param + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_b.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    self.state.d.next = State::RmsParams;
+                }
+                if self.opcode.val() == self.op_silumul.val() {
+                    for f in self._f.sm_gate..(self._f.sm_gate + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_a.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.sm_up..(self._f.sm_up + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_b.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.sm_dst..(self._f.sm_dst + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_d.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.sm_len..(self._f.sm_len + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_len.d.next = bit_cast::<COUNT_BITS, FIELD_OUT_BITS>(self.field.val());
+                    self.r_flag.d.next = false;
+                    self.state.d.next = State::SiluIssue;
+                    if !self.field.val().any() {
+                        self.state.d.next = State::Next;
+                    }
                 }
                 if self.opcode.val() == self.op_kvcfg.val() {
                     for f in self._f.kv_heads..(self._f.kv_heads + 1usize) {
@@ -1233,6 +1403,92 @@ impl Logic for Core {
                     }
                 }
             }
+            State::RmsParams => {
+                // The norm block's header, one word a cycle: the epsilon term (two words) and
+                // the weight's exponent, each a cycle after its address.
+                self.idx.d.next = self.idx.q.val() + 1;
+                if self.idx.q.val() == 1 {
+                    self.n_eps.d.next = bit_cast::<64, 32>(self.rp_p.data[0].val());
+                }
+                if self.idx.q.val() == 2 {
+                    self.n_eps.d.next =
+                        self.n_eps.q.val() | (bit_cast::<64, 32>(self.rp_p.data[0].val()) << 32);
+                }
+                if self.idx.q.val() == 3 {
+                    self.n_gexp.d.next = self.rp_p.data[0].val();
+                    self.idx.d.next = 0.into();
+                    self.state.d.next = State::RmsSum;
+                }
+            }
+            State::RmsSum => {
+                // Pass 1: the lanes into the per-lane sums of squares.
+                self.v_valid.d.next = true;
+                self.v_col.d.next = self.col.q.val();
+                self.v_first.d.next = !self.idx.q.val().any();
+                self.v_rem.d.next = self.r_len.q.val() - self.idx.q.val();
+                self.idx.d.next = self.idx.q.val() + self.lanes.val();
+                if (self.idx.q.val() + self.lanes.val()) >= self.r_len.q.val() {
+                    self.idx.d.next = 0.into();
+                    self.q_wait.d.next = 0.into();
+                    self.state.d.next = State::RmsRoot;
+                }
+            }
+            State::RmsRoot => {
+                // The last lanes reach the sums two clocks after they enter; S + E goes into
+                // the reciprocal square root, whose result is taken RSQRT_LATENCY clocks later.
+                self.q_wait.d.next = self.q_wait.q.val() + 1;
+                if self.rsqrt.out_valid.val() {
+                    self.n_mant.d.next = self.rsqrt.mant.val();
+                    self.n_shift.d.next =
+                        self.n_gexp.q.val() + bit_cast::<32, 8>(self.rsqrt.exp.val()) + 16;
+                    if self.rsqrt.exp.val().get_bit(7) {
+                        self.n_shift.d.next = self.n_gexp.q.val()
+                            + (bit_cast::<32, 8>(self.rsqrt.exp.val()) | self.sext8.val())
+                            + 16;
+                    }
+                    self.state.d.next = State::RmsScale;
+                }
+            }
+            State::RmsScale => {
+                // Pass 2: lanes and weights into the scaling, written SCALE_LATENCY clocks after
+                // their arrival.
+                self.i_valid.next = true;
+                self.v_col.d.next = self.col.q.val();
+                self.idx.d.next = self.idx.q.val() + self.lanes.val();
+                if (self.idx.q.val() + self.lanes.val()) >= self.r_len.q.val() {
+                    self.idx.d.next = 0.into();
+                    self.state.d.next = State::RmsDrain;
+                }
+            }
+            State::RmsDrain => {
+                if !self.p_busy.val() {
+                    self.col.d.next = self.col.q.val() + 1;
+                    self.state.d.next = State::RmsSum;
+                    if (self.col.q.val() + 1) >= self.columns.q.val() {
+                        self.state.d.next = State::Next;
+                    }
+                }
+            }
+            State::SiluIssue => {
+                // Gate lanes now, `up` lanes SiLU's latency later (port B follows the pipe);
+                // the columns follow each other without a gap.
+                self.i_valid.next = true;
+                self.v_col.d.next = self.col.q.val();
+                if (self.idx.q.val() + self.lanes.val()) >= self.r_len.q.val() {
+                    self.idx.d.next = 0.into();
+                    self.col.d.next = self.col.q.val() + 1;
+                    if (self.col.q.val() + 1) >= self.columns.q.val() {
+                        self.state.d.next = State::SiluDrain;
+                    }
+                } else {
+                    self.idx.d.next = self.idx.q.val() + self.lanes.val();
+                }
+            }
+            State::SiluDrain => {
+                if !self.p_busy.val() {
+                    self.state.d.next = State::Next;
+                }
+            }
             State::Drain => {
                 self.state.d.next = State::Next;
             }
@@ -1347,6 +1603,63 @@ impl Logic for Core {
                 }
             }
         }
+        // ---- The write-back pipe.
+        for i in 0..PIPE {
+            self.p_valid[i].clock.next = self.clock.val();
+            self.p_off[i].clock.next = self.clock.val();
+            self.p_rem[i].clock.next = self.clock.val();
+            self.p_col[i].clock.next = self.clock.val();
+        }
+        self.p_valid[0].d.next = self.i_valid.val();
+        self.p_off[0].d.next = self.idx.q.val();
+        self.p_rem[0].d.next = self.r_len.q.val() - self.idx.q.val();
+        self.p_col[0].d.next = self.col.q.val();
+        for i in 1..PIPE {
+            self.p_valid[i].d.next = self.p_valid[i - 1].q.val();
+            self.p_off[i].d.next = self.p_off[i - 1].q.val();
+            self.p_rem[i].d.next = self.p_rem[i - 1].q.val();
+            self.p_col[i].d.next = self.p_col[i - 1].q.val();
+        }
+        // ---- RMSNORM's datapath. Pass 1: the lanes read a cycle earlier (past the end: 0).
+        for j in 0..self._lanes {
+            self.sumsq[j].clock.next = self.clock.val();
+            self.sumsq[j].valid.next = self.v_valid.q.val();
+            self.sumsq[j].first.next = self.v_first.q.val();
+            self.sumsq[j].x.next = 0.into();
+            if self.v_rem.q.val() > self.lane_idx[j].val() {
+                self.sumsq[j].x.next = self.sel_a[j].val();
+            }
+        }
+        self.n_total.next = bit_cast::<SUM_BITS, 64>(self.n_eps.q.val());
+        for j in 0..self._lanes {
+            self.n_total.next = self.n_total.val() + self.sumsq[j].sum.val();
+        }
+        self.rsqrt.clock.next = self.clock.val();
+        self.rsqrt.valid.next = (self.state.q.val() == State::RmsRoot) & (self.q_wait.q.val() == 2);
+        self.rsqrt.v.next = self.n_total.val();
+        // Pass 2: lane, weight mantissa (parameter words from `param + 3`), r and the shift.
+        if self.state.q.val() == State::RmsScale {
+            self.rp_p.addr.next =
+                self.r_b.q.val() + 3 + bit_cast::<ADDR_BITS, COUNT_BITS>(self.idx.q.val());
+        }
+        for j in 0..self._lanes {
+            self.norm[j].clock.next = self.clock.val();
+            self.norm[j].valid.next = self.p_valid[0].q.val();
+            self.norm[j].x.next = self.sel_a[j].val();
+            self.norm[j].g.next = self.rp_p.data[j].val().get_bits::<16>(0);
+            self.norm[j].r_mant.next = self.n_mant.q.val();
+            self.norm[j].shift.next = self.n_shift.q.val();
+        }
+        // ---- SILUMUL's datapath: SiLU of the gate lanes, then the product with `up`.
+        for j in 0..self._lanes {
+            self.silu[j].clock.next = self.clock.val();
+            self.silu[j].valid.next = self.p_valid[0].q.val();
+            self.silu[j].x.next = self.sel_a[j].val();
+            self.vmul[j].clock.next = self.clock.val();
+            self.vmul[j].valid.next = self.silu[j].out_valid.val();
+            self.vmul[j].a.next = self.silu[j].y.val();
+            self.vmul[j].b.next = self.rp_b.data[j].val();
+        }
         // The argmax sees the lane read a cycle earlier.
         if (self.state.q.val() == State::Argmax) | (self.state.q.val() == State::ArgmaxDone) {
             self.argmax.valid.next = self.v_valid.q.val();
@@ -1386,6 +1699,13 @@ pub enum State {
     QuantExp,
     QuantRound,
     QuantDrain,
+    RmsParams,
+    RmsSum,
+    RmsRoot,
+    RmsScale,
+    RmsDrain,
+    SiluIssue,
+    SiluDrain,
     Drain,
     Next,
     Unsupported,
