@@ -389,3 +389,121 @@ fn rmsnorm_and_silumul_on_tiny() {
 fn rmsnorm_and_silumul_on_fpga_ecp5() {
     norm_and_silu_program("fpga-ecp5", 29, 23);
 }
+
+/// EMBED a row of a quantised table per column (each column its own token, rows starting at
+/// every byte offset a row length allows), SILUMUL of the rows (columns with different data),
+/// QUANT of the rows into `heads` activation vectors and KVSTORE of them at each column's
+/// `SEQ`/`POS`: the stored lanes equal `row_to_lanes` and `vf_mul(silu)`, and the cache bytes
+/// equal `encode_kv_entry(quantize_block(..))` at the ISA's entry addresses.
+fn embed_kvstore_program(preset: &str, k: usize, group: usize, format: WeightFormat, seed: u64) {
+    use tokenfab_isa::layout::{encode_embedding_rows, encode_kv_entry, kv_entry_bytes};
+    use tokenfab_isa::numerics::silu::silu;
+    use tokenfab_isa::numerics::vector::{vf_mul, VF_FRAC_BITS};
+    let config = AccelConfig::preset(preset).unwrap();
+    let cols = config.max_columns.min(3);
+    let mut s = system(preset);
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    let rows = 11;
+    let w: Vec<f32> = (0..rows * k)
+        .map(|i| match i % 13 {
+            0 => r.random_range(-40.0f32..40.0),
+            _ => r.random_range(-1.0f32..1.0),
+        })
+        .collect();
+    let m = quantize_matrix(&w, rows, k, format, group, ScaleRule::AbsMax).unwrap();
+    let table = encode_embedding_rows(&m).unwrap();
+    let table_at = 0x4_0000u32 + 4; // rows start 4 bytes past a beat, and then anywhere
+    s.memory.bytes[table_at as usize..table_at as usize + table.len()].copy_from_slice(&table);
+    let (heads, dim, ctx) = (k / 32, 32usize, 8u32);
+    let k32 = k as u32;
+    let (ev, sv) = (7u32, k32 + 9);
+    let (out_e, out_s, kv) = (0x1_0000u32, 0x2_0000u32, 0x8_0000u32);
+    let program = [
+        Instr::KvConfig {
+            heads: heads as u32,
+            head_dim: dim as u32,
+            ctx,
+        },
+        Instr::Embed {
+            dram: table_at as u64,
+            dst: ev,
+            k: k32,
+            group: group as u32,
+            format: (format == WeightFormat::Int4) as u8,
+        },
+        Instr::SiluMul {
+            gate: ev,
+            up: ev,
+            dst: sv,
+            len: k32,
+        },
+        Instr::Quantize {
+            src: ev,
+            dst: 3,
+            seg: dim as u32,
+            count: heads as u32,
+        },
+        Instr::KvStore {
+            src: 3,
+            base: kv as u64,
+        },
+        Instr::Store {
+            src: ev,
+            dram: out_e as u64,
+            len: k32,
+        },
+        Instr::Store {
+            src: sv,
+            dram: out_s as u64,
+            len: k32,
+        },
+        Instr::Halt {},
+    ];
+    let tokens: Vec<usize> = (0..cols).map(|c| [10, 3, 6][c]).collect();
+    let (pos, seq) = ([5u32, 0, 7], [1u32, 0, 1]);
+    for c in 0..cols {
+        s.write_csr(csr::column(c, csr::TOK), tokens[c] as u32);
+        s.write_csr(csr::column(c, csr::POS), pos[c]);
+        s.write_csr(csr::column(c, csr::SEQ), seq[c]);
+    }
+    let cycles = launch(&mut s, &program, cols as u32);
+    let entry = kv_entry_bytes(dim);
+    for c in 0..cols {
+        let want = m.row_to_lanes(tokens[c]);
+        let got = words(&s, out_e + 4 * k32 * c as u32, k);
+        let bad: Vec<usize> = (0..k).filter(|&i| got[i] != want[i]).collect();
+        assert!(
+            bad.is_empty(),
+            "EMBED column {c}: lanes {bad:?} differ: {:?}",
+            bad.iter()
+                .take(6)
+                .map(|&i| (got[i], want[i], m.codes[tokens[c] * k + i]))
+                .collect::<Vec<_>>()
+        );
+        let want_s: Vec<i32> = want.iter().map(|&x| vf_mul(silu(x), x)).collect();
+        let got = words(&s, out_s + 4 * k32 * c as u32, k);
+        assert_eq!(got, want_s, "SILUMUL column {c}");
+        for h in 0..heads {
+            let v = quantize_block(&want[h * dim..(h + 1) * dim], VF_FRAC_BITS);
+            let index = (seq[c] as usize * heads + h) * ctx as usize + pos[c] as usize;
+            let at = kv as usize + index * entry;
+            assert_eq!(
+                &s.memory.bytes[at..at + entry],
+                &encode_kv_entry(&v)[..],
+                "KVSTORE column {c} head {h}"
+            );
+        }
+    }
+    eprintln!("{preset}: EMBED/SILUMUL/QUANT/KVSTORE, k {k}, {format:?} group {group}, {cols} columns: {cycles} cycles");
+}
+
+#[test]
+fn embed_and_kvstore_on_tiny() {
+    embed_kvstore_program("tiny", 128, 128, WeightFormat::Int8, 31);
+    embed_kvstore_program("tiny", 96, 32, WeightFormat::Int4, 32);
+}
+
+#[test]
+fn embed_and_kvstore_on_fpga_ecp5() {
+    embed_kvstore_program("fpga-ecp5", 64, 64, WeightFormat::Int4, 33);
+}

@@ -23,11 +23,18 @@ use super::stream::WeightStream;
 use super::{csr, many, status};
 use crate::blocks::argmax::{Argmax, INDEX_BITS};
 use crate::blocks::decoder::{Decoder, FIELD_OUT_BITS, OP_BITS};
+use crate::blocks::lane_round::{self, ScalePow2Sat};
 use crate::blocks::quant::{AbsMax, QuantRound, QuantShift, ROUND_LATENCY, SHIFT_BITS};
 use crate::blocks::rms::{NormScale, Rsqrt, SumSq, SCALE_LATENCY, SUM_BITS};
 use crate::blocks::silu::{self, Silu};
 use crate::blocks::vf_add::VfAdd;
-use crate::blocks::vf_mul::{self, VfMul};
+use crate::blocks::vf_mul::{self, Mul32x32, VfMul};
+
+/// Group scales of one embedding row the core holds (`EMBED`'s `k / group` at most): 1,024
+/// 16-bit words, one block RAM; `k` up to 32,768 at group 32.
+pub const EMBED_MAX_GROUPS: usize = 1024;
+/// Write-back tap of `EMBED`: the scale read, the product, the rounding.
+const EMBED_TAP: usize = 1 + lane_round::LATENCY;
 
 /// Stages of the vector unit's write-back pipe: the longest operation (SILUMUL: SiLU, then the
 /// product) plus the read.
@@ -91,6 +98,13 @@ struct Fields {
     sm_up: usize,
     sm_dst: usize,
     sm_len: usize,
+    emb_dram: usize,
+    emb_dst: usize,
+    emb_k: usize,
+    emb_group: usize,
+    emb_format: usize,
+    kvs_src: usize,
+    kvs_base: usize,
 }
 
 impl Fields {
@@ -132,6 +146,13 @@ impl Fields {
             sm_up: field(Opcode::SiluMul, "up"),
             sm_dst: field(Opcode::SiluMul, "dst"),
             sm_len: field(Opcode::SiluMul, "len"),
+            emb_dram: field(Opcode::Embed, "dram"),
+            emb_dst: field(Opcode::Embed, "dst"),
+            emb_k: field(Opcode::Embed, "k"),
+            emb_group: field(Opcode::Embed, "group"),
+            emb_format: field(Opcode::Embed, "format"),
+            kvs_src: field(Opcode::KvStore, "src"),
+            kvs_base: field(Opcode::KvStore, "base"),
         }
     }
 }
@@ -302,6 +323,41 @@ pub struct Core {
     // SILUMUL: SiLU of the gate, then the product with `up`, read SiLU's latency later.
     silu: Vec<Silu>,
     vmul: Vec<VfMul>,
+    /// The registers of the active column (`col`).
+    c_tok: Signal<Local, Bits<32>>,
+    c_pos: Signal<Local, Bits<32>>,
+    c_seq: Signal<Local, Bits<32>>,
+    /// The address multiplier (EMBED's row, KVSTORE's entry), two clocks.
+    amul: Mul32x32,
+    r_grp: DFF<Bits<8>>,
+    // EMBED: the row's address, a byte window over the read words, the row's exponent and
+    // scales, the code being dequantised.
+    e_gshift: Signal<Local, Bits<3>>,
+    e_groups: Signal<Local, Bits<COUNT_BITS>>,
+    e_row: Signal<Local, Bits<32>>,
+    e_bad: Signal<Local, Bit>,
+    e_addr: DFF<Bits<32>>,
+    e_phase: DFF<Bits<2>>,
+    e_win: DFF<Bits<64>>,
+    e_have: DFF<Bits<4>>,
+    e_g: DFF<Bits<COUNT_BITS>>,
+    e_exp: DFF<Bits<32>>,
+    e_half: DFF<Bit>,
+    e_q: DFF<Bits<16>>,
+    e_neg: DFF<Bit>,
+    e_prod: DFF<Bits<32>>,
+    e_take: Signal<Local, Bits<4>>,
+    e_off: Signal<Local, Bits<4>>,
+    e_head: Signal<Local, Bits<64>>,
+    e_code: Signal<Local, Bits<8>>,
+    e_ncode: Signal<Local, Bits<8>>,
+    e_scales: Sram<16>,
+    e_deq: ScalePow2Sat<32, 63, 32>,
+    // KVSTORE: the head, the entry address being formed, the activation word read.
+    k_h: DFF<Bits<8>>,
+    k_step: DFF<Bits<2>>,
+    k_acc: DFF<Bits<32>>,
+    k_src: DFF<Bits<ADDR_BITS>>,
     sel_a: Vec<Signal<Local, Bits<32>>>,
     sel_b: Vec<Signal<Local, Bits<32>>>,
     opcode: Signal<Local, Bits<OP_BITS>>,
@@ -345,6 +401,10 @@ pub struct Core {
     op_quant: Constant<Bits<OP_BITS>>,
     op_rms: Constant<Bits<OP_BITS>>,
     op_silumul: Constant<Bits<OP_BITS>>,
+    op_embed: Constant<Bits<OP_BITS>>,
+    op_kvstore: Constant<Bits<OP_BITS>>,
+    e_operand: Constant<Bits<8>>,
+    embed_max_groups: Constant<Bits<COUNT_BITS>>,
     e_stream_align: Constant<Bits<8>>,
     e_fifo_not_empty: Constant<Bits<8>>,
     _f: Fields,
@@ -355,6 +415,7 @@ pub struct Core {
     _tap_up_addr: usize,
     _tap_up_col: usize,
     _tap_silu: usize,
+    _tap_embed: usize,
 }
 
 fn consts<const N: usize>(n: usize, f: impl Fn(usize) -> u64) -> Vec<Constant<Bits<N>>> {
@@ -521,6 +582,36 @@ impl Core {
             n_total: Default::default(),
             silu: many(lanes),
             vmul: many(lanes),
+            c_tok: Default::default(),
+            c_pos: Default::default(),
+            c_seq: Default::default(),
+            amul: Default::default(),
+            r_grp: Default::default(),
+            e_gshift: Default::default(),
+            e_groups: Default::default(),
+            e_row: Default::default(),
+            e_bad: Default::default(),
+            e_addr: Default::default(),
+            e_phase: Default::default(),
+            e_win: Default::default(),
+            e_have: Default::default(),
+            e_g: Default::default(),
+            e_exp: Default::default(),
+            e_half: Default::default(),
+            e_q: Default::default(),
+            e_neg: Default::default(),
+            e_prod: Default::default(),
+            e_take: Default::default(),
+            e_off: Default::default(),
+            e_head: Default::default(),
+            e_code: Default::default(),
+            e_ncode: Default::default(),
+            e_scales: Sram::new(EMBED_MAX_GROUPS),
+            e_deq: Default::default(),
+            k_h: Default::default(),
+            k_step: Default::default(),
+            k_acc: Default::default(),
+            k_src: Default::default(),
             sel_a: many(lanes),
             sel_b: many(lanes),
             opcode: Default::default(),
@@ -562,6 +653,10 @@ impl Core {
             op_quant: opc(Opcode::Quantize),
             op_rms: opc(Opcode::RmsNorm),
             op_silumul: opc(Opcode::SiluMul),
+            op_embed: opc(Opcode::Embed),
+            op_kvstore: opc(Opcode::KvStore),
+            e_operand: k(status::OPERAND),
+            embed_max_groups: Constant::new((EMBED_MAX_GROUPS as u64).into()),
             e_stream_align: k(status::STREAM_ALIGN),
             e_fifo_not_empty: k(status::FIFO_NOT_EMPTY),
             _f: Fields::new(),
@@ -571,6 +666,7 @@ impl Core {
             _tap_up_addr: silu::LATENCY - 1,
             _tap_up_col: silu::LATENCY,
             _tap_silu: silu::LATENCY + vf_mul::LATENCY,
+            _tap_embed: EMBED_TAP,
         }
     }
 }
@@ -583,7 +679,8 @@ impl Logic for Core {
             kv_dim, kv_ctx, kv_set, load_word, load_count, load_sub, ir, r_a, r_b, r_d, r_len,
             r_dram, r_flag, col, idx, v_valid, v_col, v_dst, v_rem, v_first, v_write, hold,
             col_base, m_col, q_seg, q_left, q_dst, q_shift, q_wait, rt_head, rt_count, rt_left,
-            n_eps, n_gexp, n_mant, n_shift
+            n_eps, n_gexp, n_mant, n_shift, r_grp, e_addr, e_phase, e_win, e_have, e_g, e_exp,
+            e_half, e_q, e_neg, e_prod, k_h, k_step, k_acc, k_src
         );
         for c in 0..self._columns {
             self.tok[c].clock.next = self.clock.val();
@@ -750,6 +847,57 @@ impl Logic for Core {
         for i in 0..PIPE {
             self.p_busy.next = self.p_busy.val() | self.p_valid[i].q.val();
         }
+        self.c_tok.next = 0.into();
+        self.c_pos.next = 0.into();
+        self.c_seq.next = 0.into();
+        for c in 0..self._columns {
+            if self.col.q.val() == self.col_idx[c].val() {
+                self.c_tok.next = self.tok[c].q.val();
+                self.c_pos.next = self.pos[c].q.val();
+                self.c_seq.next = self.seq[c].q.val();
+            }
+        }
+        self.amul.clock.next = self.clock.val();
+        self.amul.valid.next = false;
+        self.amul.a.next = self.k_acc.q.val();
+        self.amul.b.next = 0.into();
+        // EMBED's row geometry: k / group scales, then the codes (a byte or a nibble each).
+        self.e_bad.next = false;
+        self.e_gshift.next = 5.into();
+        if self.r_grp.q.val() == 64 {
+            self.e_gshift.next = 6.into();
+        } else if self.r_grp.q.val() == 128 {
+            self.e_gshift.next = 7.into();
+        } else if self.r_grp.q.val() != 32 {
+            self.e_bad.next = true;
+        }
+        self.e_groups.next = self.r_len.q.val() >> bit_cast::<COUNT_BITS, 3>(self.e_gshift.val());
+        self.e_row.next = 4
+            + (bit_cast::<32, COUNT_BITS>(self.e_groups.val()) << 1)
+            + bit_cast::<32, COUNT_BITS>(self.r_len.q.val());
+        if self.r_flag.q.val() {
+            self.e_row.next = 4
+                + (bit_cast::<32, COUNT_BITS>(self.e_groups.val()) << 1)
+                + ((bit_cast::<32, COUNT_BITS>(self.r_len.q.val()) + 1) >> 1);
+        }
+        if !self.r_len.q.val().any()
+            | (self.r_len.q.val() & (bit_cast::<COUNT_BITS, 8>(self.r_grp.q.val()) - 1)).any()
+            | (self.e_groups.val() > self.embed_max_groups.val())
+        {
+            self.e_bad.next = true;
+        }
+        self.e_take.next = 0.into();
+        self.e_off.next = bit_cast::<4, 32>(self.e_addr.q.val() & 3);
+        self.e_head.next = self.e_win.q.val() >> (bit_cast::<64, 4>(self.e_off.val()) << 3);
+        self.e_code.next = 0.into();
+        self.e_ncode.next = 0.into();
+        self.e_scales.clock.next = self.clock.val();
+        self.e_scales.write_enable.next = false;
+        self.e_scales.write_addr.next = bit_cast::<ADDR_BITS, COUNT_BITS>(self.e_g.q.val());
+        self.e_scales.write_data.next = self.e_win.q.val().get_bits::<16>(0);
+        self.e_scales.read_addr.next = bit_cast::<ADDR_BITS, COUNT_BITS>(
+            self.idx.q.val() >> bit_cast::<COUNT_BITS, 3>(self.e_gshift.val()),
+        );
         self.v_write.d.next = self.state.q.val() == State::Add;
         // Vector reads: every column's banks see the same rows; the banks of column `v_col`
         // (the column whose data arrives this cycle) are rotated into lanes.
@@ -836,6 +984,19 @@ impl Logic for Core {
                     self.w_en[j].next =
                         self.p_valid[t].q.val() & (self.p_rem[t].q.val() > self.lane_idx[j].val());
                 }
+            }
+        }
+        if self.state.q.val() == State::EmbedRun {
+            for t in self._tap_embed..(self._tap_embed + 1) {
+                self.tap_off.next = self.p_off[t].q.val();
+                self.wr_addr.next =
+                    self.r_d.q.val() + bit_cast::<ADDR_BITS, COUNT_BITS>(self.tap_off.val());
+                self.wr_col.next = self.p_col[t].q.val();
+                for j in 0..self._lanes {
+                    self.w_en[j].next = false;
+                }
+                self.w_lane[0].next = self.e_deq.y.val();
+                self.w_en[0].next = self.p_valid[t].q.val();
             }
         }
         if (self.state.q.val() == State::SiluIssue) | (self.state.q.val() == State::SiluDrain) {
@@ -1139,6 +1300,42 @@ impl Logic for Core {
                     if !self.field.val().any() {
                         self.state.d.next = State::Next;
                     }
+                }
+                if self.opcode.val() == self.op_embed.val() {
+                    for f in self._f.emb_dram..(self._f.emb_dram + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_dram.d.next = bit_cast::<32, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.emb_dst..(self._f.emb_dst + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_d.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.emb_k..(self._f.emb_k + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_len.d.next = bit_cast::<COUNT_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.emb_group..(self._f.emb_group + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_grp.d.next = bit_cast::<8, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.emb_format..(self._f.emb_format + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_flag.d.next = self.field.val().any();
+                    self.state.d.next = State::EmbedAddr;
+                }
+                if self.opcode.val() == self.op_kvstore.val() {
+                    for f in self._f.kvs_src..(self._f.kvs_src + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_a.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    self.k_src.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.kvs_base..(self._f.kvs_base + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_dram.d.next = bit_cast::<32, FIELD_OUT_BITS>(self.field.val());
+                    self.k_h.d.next = 0.into();
+                    self.state.d.next = State::KvCheck;
                 }
                 if self.opcode.val() == self.op_kvcfg.val() {
                     for f in self._f.kv_heads..(self._f.kv_heads + 1usize) {
@@ -1489,6 +1686,213 @@ impl Logic for Core {
                     self.state.d.next = State::Next;
                 }
             }
+            State::EmbedAddr => {
+                // The row of this column's token: dram + TOK * row bytes.
+                if self.e_bad.val() {
+                    self.error.d.next = self.e_operand.val();
+                    self.state.d.next = State::Fail;
+                } else {
+                    self.amul.valid.next = true;
+                    self.amul.a.next = self.c_tok.val();
+                    self.amul.b.next = self.e_row.val();
+                    self.state.d.next = State::EmbedMul;
+                }
+            }
+            State::EmbedMul => {
+                if self.amul.out_valid.val() {
+                    self.e_addr.d.next = self.r_dram.q.val() + self.amul.p.val().get_bits::<32>(0);
+                    self.state.d.next = State::EmbedStart;
+                }
+            }
+            State::EmbedStart => {
+                // The words covering the row (it may start at any byte).
+                self.rdma.start.next = true;
+                self.rdma.addr.next = (self.e_addr.q.val() >> 2) << 2;
+                self.rdma.words.next = bit_cast::<COUNT_BITS, 32>(
+                    ((self.e_addr.q.val() & 3) + self.e_row.val() + 3) >> 2,
+                );
+                self.e_have.d.next = 0.into();
+                self.e_win.d.next = 0.into();
+                self.e_phase.d.next = 0.into();
+                self.e_g.d.next = 0.into();
+                self.e_half.d.next = false;
+                self.idx.d.next = 0.into();
+                self.state.d.next = State::EmbedRun;
+            }
+            State::EmbedRun => {
+                // The byte window: the exponent (after the bytes before the row), the scales
+                // into their RAM, then one code a cycle into the dequantisation.
+                if self.e_phase.q.val() == 0 {
+                    if self.e_have.q.val() >= (self.e_off.val() + 4) {
+                        self.e_exp.d.next = self.e_head.val().get_bits::<32>(0);
+                        self.e_take.next = self.e_off.val() + 4;
+                        self.e_phase.d.next = 1.into();
+                    }
+                }
+                if self.e_phase.q.val() == 1 {
+                    if self.e_have.q.val() >= 2 {
+                        self.e_scales.write_enable.next = true;
+                        self.e_take.next = 2.into();
+                        self.e_g.d.next = self.e_g.q.val() + 1;
+                        if (self.e_g.q.val() + 1) == self.e_groups.val() {
+                            self.e_phase.d.next = 2.into();
+                        }
+                    }
+                }
+                if self.e_phase.q.val() == 2 {
+                    if self.e_have.q.val().any() {
+                        if self.r_flag.q.val() {
+                            // INT4: the low nibble is the earlier code.
+                            self.e_code.next =
+                                bit_cast::<8, 4>(self.e_win.q.val().get_bits::<4>(0));
+                            if self.e_half.q.val() {
+                                self.e_code.next =
+                                    bit_cast::<8, 4>(self.e_win.q.val().get_bits::<4>(4));
+                                self.e_take.next = 1.into();
+                            }
+                            if self.e_code.val().get_bit(3) {
+                                self.e_code.next = self.e_code.val() | 0xF0;
+                            }
+                            self.e_half.d.next = !self.e_half.q.val();
+                        } else {
+                            self.e_code.next = self.e_win.q.val().get_bits::<8>(0);
+                            self.e_take.next = 1.into();
+                        }
+                        self.i_valid.next = true;
+                        self.e_neg.d.next = self.e_code.val().get_bit(7);
+                        self.e_q.d.next = bit_cast::<16, 8>(self.e_code.val());
+                        // (A cast of `!code` would widen before the inversion in the Verilog.)
+                        self.e_ncode.next = !self.e_code.val();
+                        if self.e_code.val().get_bit(7) {
+                            self.e_q.d.next = bit_cast::<16, 8>(self.e_ncode.val()) + 1;
+                        }
+                        self.idx.d.next = self.idx.q.val() + 1;
+                        if (self.idx.q.val() + 1) == self.r_len.q.val() {
+                            self.e_phase.d.next = 3.into();
+                        }
+                    }
+                }
+                self.e_win.d.next =
+                    self.e_win.q.val() >> (bit_cast::<64, 4>(self.e_take.val()) << 3);
+                self.e_have.d.next = self.e_have.q.val() - self.e_take.val();
+                if (self.e_phase.q.val() != 3)
+                    & (self.e_have.q.val() <= 4)
+                    & self.rdma.word_valid.val()
+                {
+                    self.rdma.pop.next = true;
+                    self.e_win.d.next = (self.e_win.q.val()
+                        >> (bit_cast::<64, 4>(self.e_take.val()) << 3))
+                        | (bit_cast::<64, 32>(self.rdma.word.val())
+                            << (bit_cast::<64, 4>(self.e_have.q.val() - self.e_take.val()) << 3));
+                    self.e_have.d.next = self.e_have.q.val() - self.e_take.val() + 4;
+                }
+                if self.e_phase.q.val() == 3 {
+                    // The words past the row are read and dropped; the last lanes drain.
+                    self.rdma.pop.next = true;
+                    if self.rdma.idle.val() & !self.p_busy.val() {
+                        self.col.d.next = self.col.q.val() + 1;
+                        self.state.d.next = State::EmbedAddr;
+                        if (self.col.q.val() + 1) >= self.columns.q.val() {
+                            self.state.d.next = State::Next;
+                        }
+                    }
+                }
+            }
+            State::KvCheck => {
+                // KVCFG set a geometry with whole words per entry, and POS is inside it.
+                if !self.kv_set.q.val()
+                    | self.kv_dim.q.val().get_bit(0)
+                    | !self.kv_dim.q.val().any()
+                    | !self.kv_heads.q.val().any()
+                    | (self.c_pos.val() >= self.kv_ctx.q.val())
+                {
+                    self.error.d.next = self.e_operand.val();
+                    self.state.d.next = State::Fail;
+                } else {
+                    self.k_step.d.next = 0.into();
+                    self.q_wait.d.next = 0.into();
+                    self.state.d.next = State::KvMul;
+                }
+            }
+            State::KvMul => {
+                // base + ((SEQ * KVHEADS + h) * KVCTX + POS) * (4 + 2 KVDIM), one product at a
+                // time through the address multiplier.
+                self.amul.valid.next = !self.q_wait.q.val().any();
+                self.q_wait.d.next = self.q_wait.q.val() + 1;
+                if self.k_step.q.val() == 0 {
+                    self.amul.a.next = self.c_seq.val();
+                    self.amul.b.next = self.kv_heads.q.val();
+                }
+                if self.k_step.q.val() == 1 {
+                    self.amul.b.next = self.kv_ctx.q.val();
+                }
+                if self.k_step.q.val() == 2 {
+                    self.amul.b.next = (self.kv_dim.q.val() << 1) + 4;
+                }
+                if self.amul.out_valid.val() {
+                    self.q_wait.d.next = 0.into();
+                    self.k_step.d.next = self.k_step.q.val() + 1;
+                    if self.k_step.q.val() == 0 {
+                        self.k_acc.d.next = self.amul.p.val().get_bits::<32>(0)
+                            + bit_cast::<32, 8>(self.k_h.q.val());
+                    }
+                    if self.k_step.q.val() == 1 {
+                        self.k_acc.d.next = self.amul.p.val().get_bits::<32>(0) + self.c_pos.val();
+                    }
+                    if self.k_step.q.val() == 2 {
+                        self.col_base.d.next =
+                            self.r_dram.q.val() + self.amul.p.val().get_bits::<32>(0);
+                        self.state.d.next = State::KvStart;
+                    }
+                }
+            }
+            State::KvStart => {
+                self.wdma.start.next = true;
+                self.wdma.words.next = bit_cast::<COUNT_BITS, 32>((self.kv_dim.q.val() >> 1) + 1);
+                self.idx.d.next = 0.into();
+                self.state.d.next = State::KvRead;
+            }
+            State::KvRead => {
+                // Two activation words (the exponent's halves, or two mantissas) a word.
+                self.rp_m.addr.next = self.k_src.q.val();
+                self.m_col.d.next = self.col.q.val();
+                self.state.d.next = State::KvHold;
+            }
+            State::KvHold => {
+                self.hold.d.next = bit_cast::<32, 16>(self.rp_m.data[0].val())
+                    | (bit_cast::<32, 16>(self.rp_m.data[1].val()) << 16);
+                self.state.d.next = State::KvPush;
+            }
+            State::KvPush => {
+                self.wdma.push.next = true;
+                if self.wdma.ready.val() {
+                    self.k_src.d.next = self.k_src.q.val() + 2;
+                    self.idx.d.next = self.idx.q.val() + 1;
+                    self.state.d.next = State::KvRead;
+                    if bit_cast::<32, COUNT_BITS>(self.idx.q.val() + 1)
+                        >= ((self.kv_dim.q.val() >> 1) + 1)
+                    {
+                        self.state.d.next = State::KvWait;
+                    }
+                }
+            }
+            State::KvWait => {
+                if self.wdma.idle.val() {
+                    self.k_h.d.next = self.k_h.q.val() + 1;
+                    self.k_step.d.next = 0.into();
+                    self.q_wait.d.next = 0.into();
+                    self.state.d.next = State::KvMul;
+                    if bit_cast::<32, 8>(self.k_h.q.val() + 1) >= self.kv_heads.q.val() {
+                        self.k_h.d.next = 0.into();
+                        self.k_src.d.next = self.r_a.q.val();
+                        self.col.d.next = self.col.q.val() + 1;
+                        self.state.d.next = State::KvCheck;
+                        if (self.col.q.val() + 1) >= self.columns.q.val() {
+                            self.state.d.next = State::Next;
+                        }
+                    }
+                }
+            }
             State::Drain => {
                 self.state.d.next = State::Next;
             }
@@ -1650,6 +2054,15 @@ impl Logic for Core {
             self.norm[j].r_mant.next = self.n_mant.q.val();
             self.norm[j].shift.next = self.n_shift.q.val();
         }
+        // ---- EMBED's datapath: |code| x its group's scale, signed, then to a lane.
+        self.e_prod.d.next = self.e_q.q.val() * self.e_scales.read_data.val();
+        if self.e_neg.q.val() {
+            self.e_prod.d.next = !(self.e_q.q.val() * self.e_scales.read_data.val()) + 1;
+        }
+        self.e_deq.clock.next = self.clock.val();
+        self.e_deq.valid.next = self.p_valid[1].q.val() & (self.state.q.val() == State::EmbedRun);
+        self.e_deq.x.next = self.e_prod.q.val();
+        self.e_deq.exp.next = self.e_exp.q.val() + 16;
         // ---- SILUMUL's datapath: SiLU of the gate lanes, then the product with `up`.
         for j in 0..self._lanes {
             self.silu[j].clock.next = self.clock.val();
@@ -1706,6 +2119,17 @@ pub enum State {
     RmsDrain,
     SiluIssue,
     SiluDrain,
+    EmbedAddr,
+    EmbedMul,
+    EmbedStart,
+    EmbedRun,
+    KvCheck,
+    KvMul,
+    KvStart,
+    KvRead,
+    KvHold,
+    KvPush,
+    KvWait,
     Drain,
     Next,
     Unsupported,

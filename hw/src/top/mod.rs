@@ -104,6 +104,11 @@ pub mod status {
     pub const STREAM_ALIGN: u64 = 6;
     /// `HALT` with weight-stream bytes that no `MATMUL` consumed.
     pub const FIFO_NOT_EMPTY: u64 = 7;
+    /// An operand the instruction cannot take: an `EMBED` group other than 32, 64 or 128, a
+    /// row length that is zero, not a multiple of the group or of more than
+    /// [`super::core::EMBED_MAX_GROUPS`] groups; a KV access without a `KVCFG` geometry (odd
+    /// `KVDIM`s included), or at a `POS` outside `KVCTX`.
+    pub const OPERAND: u64 = 8;
 }
 
 use tokenfab_isa::config::AccelConfig;

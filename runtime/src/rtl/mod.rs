@@ -265,6 +265,9 @@ impl RtlDevice {
             status::BAD_COLUMNS => "COLUMNS is zero or larger than max_columns",
             status::STREAM_ALIGN => "a WFETCH range that does not start on an 8-byte boundary",
             status::FIFO_NOT_EMPTY => "HALT with weight-stream bytes no MATMUL consumed",
+            status::OPERAND => {
+                "an operand out of range (EMBED group or length, KV geometry or position)"
+            }
             _ => "an error code this runtime does not know",
         };
         RtlError::Stopped {
