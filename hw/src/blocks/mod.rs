@@ -10,6 +10,7 @@ pub mod lane_round;
 pub mod quant;
 pub mod reciprocal;
 pub mod rms;
+pub mod rope;
 pub mod row_acc;
 pub mod silu;
 pub mod vf_add;
