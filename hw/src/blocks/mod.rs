@@ -13,5 +13,6 @@ pub mod rms;
 pub mod rope;
 pub mod row_acc;
 pub mod silu;
+pub mod softmax;
 pub mod vf_add;
 pub mod vf_mul;
