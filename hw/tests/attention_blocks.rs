@@ -15,12 +15,13 @@ use rust_hdl_core::prelude::*;
 use tokenfab_hw::blocks::exp::{self, ExpNeg};
 use tokenfab_hw::blocks::reciprocal::{self, Reciprocal};
 use tokenfab_hw::blocks::rope::{self, RopePair};
+use tokenfab_hw::blocks::score::{self, ScoreScale};
 use tokenfab_hw::blocks::softmax::{ProbScale, SumU, PROB_LATENCY, SUM_BITS, SUM_LATENCY};
 use tokenfab_hw::eda::Eda;
 use tokenfab_hw::emit::BlockVerilog;
 use tokenfab_hw::harness::{build, Model};
 use tokenfab_hw::lint::{verilator_lint, yosys_validate};
-use tokenfab_isa::numerics::rounding::rne_shr_u;
+use tokenfab_isa::numerics::rounding::{rne_shr_u, to_lane};
 
 /// `uut` emitted as `tokenfab_<name>`, as `emit::blocks` does.
 fn emit<U: Block>(name: &'static str, mut uut: U) -> BlockVerilog {
@@ -51,6 +52,11 @@ fn model<U: Block>(name: &'static str, uut: U) -> Model {
 
 fn rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// `v` as a `bits`-wide two's-complement input value.
+fn twos(v: i128, bits: u32) -> u128 {
+    (v as u128) & (u128::MAX >> (128 - bits))
 }
 
 /// A `bits`-wide two's-complement output value read back as signed.
@@ -485,6 +491,95 @@ fn softmax_blocks_equal_softmax() {
 }
 
 #[test]
+fn score_scale_equals_the_score_arithmetic() {
+    use tokenfab_isa::numerics::vector::VfScale;
+    let m = model("score_scale", ScoreScale::default());
+    assert_eq!(input_names(&m), ["valid", "dot", "mant", "exp"]);
+    let mut r = rng(25);
+    let dmax = (1i64 << 46) - 1;
+    let scale = VfScale::from_f64(1.0 / 128f64.sqrt(), "scale").unwrap();
+    let mut cases: Vec<(i64, i32, i32)> = Vec::new();
+    let dots = [0, 1, -1, dmax, -dmax, (1 << 47) - 1, -(1 << 47)];
+    let mants = [0, 1, -1, i32::MAX, i32::MIN, -i32::MAX, 1 << 30, scale.mant];
+    let exps = [
+        i32::MIN,
+        i32::MAX,
+        -200,
+        -128,
+        -110,
+        -79,
+        -78,
+        -77,
+        -47,
+        -1,
+        0,
+        1,
+        31,
+        200,
+    ];
+    for &d in &dots {
+        for &mant in &mants {
+            for &e in &exps {
+                cases.push((d, mant, e));
+            }
+        }
+    }
+    for n in 0..30_000 {
+        cases.push(match n % 5 {
+            // Scores as attention makes them: the head's scale, exponents around -60.
+            0 => (
+                r.random_range(-dmax..=dmax) >> r.random_range(0..46),
+                scale.mant,
+                r.random_range(-90..-30),
+            ),
+            // Exact ties (and one off): a power-of-two mantissa 2^a, dot = odd * 2^(b-1),
+            // shift a + b.
+            1 => {
+                let a = r.random_range(0..31);
+                let b = r.random_range(1..=16);
+                let q = r.random_range(-(1i64 << 28)..(1i64 << 28));
+                let d = (((2 * q + 1) << (b - 1)) + r.random_range(-1..=1)).clamp(-dmax, dmax);
+                let mant = if r.random() { 1 << a } else { -(1 << a) };
+                (d, mant, -(a + b))
+            }
+            2 => (
+                r.random_range(-dmax..=dmax),
+                r.random(),
+                r.random_range(-115..40),
+            ),
+            3 => (
+                r.random_range(-1000..1000),
+                r.random(),
+                r.random_range(-64..8),
+            ),
+            _ => (r.random_range(-dmax..=dmax), r.random(), r.random()),
+        });
+    }
+    let ops: Vec<Vec<u128>> = cases
+        .iter()
+        .map(|&(d, mant, e)| vec![twos(d as i128, 48), mant as u32 as u128, e as u32 as u128])
+        .collect();
+    let out = run_valid(&m, &ops, score::LATENCY, &mut r);
+    let s_at = col(&m, "score");
+    let (mut sat, mut ties) = (0, 0);
+    for (&(d, mant, e), o) in cases.iter().zip(&out) {
+        let x = d as i128 * mant as i128;
+        let want = to_lane(x, e);
+        sat += usize::from(want.unsigned_abs() == i32::MAX as u32);
+        if (-120..0).contains(&e) {
+            let s = (-e) as u32;
+            ties += usize::from(x & ((1i128 << s) - 1) == 1i128 << (s - 1));
+        }
+        assert_eq!(o[s_at] as u32 as i32, want, "to_lane({d} * {mant}, {e})");
+    }
+    assert!(sat > 2000 && ties > 2000, "{sat} saturating, {ties} ties");
+    eprintln!(
+        "score_scale: {} cases, {sat} saturating, {ties} exact ties",
+        cases.len()
+    );
+}
+
+#[test]
 fn attention_blocks_lint_and_validate() {
     let eda = Eda::get().unwrap_or_else(|e| panic!("EDA tools: {e}"));
     let dir = tempfile::tempdir().expect("temp dir");
@@ -494,6 +589,7 @@ fn attention_blocks_lint_and_validate() {
         emit("softmax_sum", SumU::new(SUM_LANES)),
         emit("softmax_sum1", SumU::new(1)),
         emit("softmax_prob", ProbScale::default()),
+        emit("score_scale", ScoreScale::default()),
     ] {
         let file = dir.path().join(b.file_name());
         std::fs::write(&file, &b.text).expect("write the Verilog");

@@ -12,6 +12,7 @@ pub mod reciprocal;
 pub mod rms;
 pub mod rope;
 pub mod row_acc;
+pub mod score;
 pub mod silu;
 pub mod softmax;
 pub mod vf_add;
