@@ -2,12 +2,24 @@
 //! KV-cache entry range is a few dozen bursts per pseudo-channel), without re-deciding at every
 //! command, and without touching the timing state at every command where the arithmetic is known.
 //!
-//! [`Unit::column_run`] starts after [`Unit::step`] chose a column command with no bank in the
-//! look-ahead window needing a row command. As long as that window is unchanged
-//! ([`Unit::window_survives`]), no refresh is owed or falls due by the next command, and the head
-//! is not at a row-set boundary (where the fast path may jump), `step` could choose nothing but
-//! the head's column command, at the earliest cycle the rows allow: so the run issues it there,
-//! and the next, skipping the decision. Exact by construction; `tests::incremental` compares
+//! [`Unit::column_run`] starts after [`Unit::step`] chose a column command. `step` chooses the
+//! head's column command at the earliest cycle `t` the rows allow unless a refresh is owed or
+//! falls due by `t`, or the row command of a bank that the look-ahead window needs opened (a
+//! *needy* bank) can issue strictly before `t`. While no refresh is owed, the column commands of
+//! the run leave those row commands where they were, if the window stays the same (a column
+//! command goes to a bank in use, never to a needy one) and the standard has no row from a
+//! column command to a row command of another bank
+//! ([`super::constraints::CompiledRows::columns_spare_other_banks_rows`]: true where row and column commands have separate buses; on
+//! the others the run goes on only while no bank is needy). So the run computes the needy banks'
+//! earliest row command once per window ([`Unit::row_ready`]) and issues the head's column
+//! command while it comes no later than that (or the floor), no refresh falls due by it, and the
+//! head is not at a row-set boundary (where the fast path may jump); the window is rescanned
+//! only where a command changes it ([`Unit::window_survives`]).
+//!
+//! A run that reaches the target with its next command still due remembers that command as the
+//! unit's next decision ([`Unit::resume_run`], at [`Unit::quiet_until`]): until a request
+//! arrives or another command issues, `step` would choose it again at the same cycle, so a later
+//! `step` goes straight back into the run. Exact by construction; `tests::incremental` compares
 //! every command with the scheduler that decides each one.
 //!
 //! Inside one row-set of one segment, once the run has issued a column command to every bank
@@ -30,38 +42,72 @@ use super::timing::NEVER;
 const MAX_GROUPS: usize = 16;
 
 impl Unit {
-    /// Issue the column commands that follow a column command chosen with no bank in the window
-    /// needing a row command, by `target`, for as long as [`Unit::step`] could choose nothing
-    /// else (see the module docs).
-    pub(super) fn column_run(&mut self, target: i64) {
-        while self.window.is_some() && !self.at_boundary && self.refresh.is_quiet() {
-            if self.column_stretch(target) {
+    /// Issue the column commands that follow a column command chosen by [`Unit::step`], by
+    /// `target`, for as long as `step` could choose nothing else (see the module docs).
+    ///
+    /// If it stops because the next command's cycle lies past `target`, with nothing else
+    /// (a row command, a refresh falling due) before it, it remembers that command as the unit's
+    /// next decision ([`Unit::resume_run`]): `step` would choose it again, at the same cycle,
+    /// until the unit's state changes. Returns whether it issued any command.
+    pub(super) fn column_run(&mut self, target: i64) -> bool {
+        let p = self.p.clone();
+        let mut issued = false;
+        // Without the remembered window every command is decided by `step` (the reference the
+        // equivalence tests compare with).
+        while p.incremental && !self.at_boundary && self.refresh.is_quiet() {
+            let Some(seg) = self.queue.front() else {
+                break;
+            };
+            let (k, write, arrival) = (seg.next(), seg.write, seg.arrival);
+            let mut win = self.window();
+            if win.n > 0 && !p.rows.columns_spare_other_banks_rows {
+                break;
+            }
+            let row_ready = match win.row_ready {
+                Some(r) => r,
+                None => {
+                    win.row_ready = Some(self.row_ready(&win));
+                    self.window = Some(win);
+                    win.row_ready.expect("just computed")
+                }
+            };
+            if self.column_stretch(target, row_ready) {
+                issued = true;
                 continue;
             }
-            let p = self.p.clone();
             let g = &p.geometry;
-            let Some(seg) = self.queue.front() else {
-                return;
-            };
-            let loc = g.locate(seg.next());
+            let loc = g.locate(k);
             let b = loc.flat_bank(g.banks_per_group);
-            debug_assert_eq!(self.banks[b].open_row, Some(loc.row));
-            let cmd = if seg.write { Command::Wr } else { Command::Rd };
+            if self.banks[b].open_row != Some(loc.row) {
+                // The head's bank is the window's first needy bank: `step` decides.
+                break;
+            }
+            let cmd = if write { Command::Wr } else { Command::Rd };
             let t = self
                 .timing
                 .earliest(&p.rows, cmd, &[b])
-                .max(seg.arrival)
+                .max(arrival)
                 .max(self.floor);
-            if t > target || self.refresh.due().is_some_and(|d| d.next <= t) {
-                return;
+            let due = self.refresh.due().map_or(i64::MAX, |d| d.next);
+            if due <= t || t > row_ready.max(self.floor) {
+                // A refresh falls due, or a row command issues first.
+                break;
+            }
+            if t > target {
+                // What `step` would decide, at any later target, until the state changes.
+                self.wake = t;
+                self.resume_run = true;
+                break;
             }
             self.issue_column(t);
+            issued = true;
         }
+        issued
     }
 
     /// Issue a stretch of the run in closed form, if the head segment has just issued a command
     /// to every bank group of the head's row-set; true if it issued any.
-    fn column_stretch(&mut self, target: i64) -> bool {
+    fn column_stretch(&mut self, target: i64, row_ready: i64) -> bool {
         let p = self.p.clone();
         let g = &p.geometry;
         let groups = u64::from(g.bank_groups);
@@ -127,7 +173,7 @@ impl Unit {
                     t = t.max(last[back] + lat);
                 }
             }
-            if t > target || due <= t {
+            if t > target || due <= t || t > row_ready.max(floor) {
                 break;
             }
             last[grp] = t;
@@ -175,6 +221,7 @@ impl Unit {
         }
         self.floor = floor;
         self.wake = i64::MIN;
+        self.resume_run = false;
         let c = &mut self.counters;
         if write {
             c.write_bursts += n;

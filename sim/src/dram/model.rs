@@ -68,8 +68,9 @@ pub struct DramOptions {
     /// Bursts the row-command look-ahead sees per pseudo-channel (a controller's queue depth).
     pub lookahead_bursts: u64,
     /// Let each pseudo-channel's scheduler remember its look-ahead window and failed decisions
-    /// while they cannot change (exact, and much faster on short scattered reads; off only to
-    /// test that it changes nothing).
+    /// while they cannot change, and issue runs of column commands without re-deciding each one
+    /// (exact, and much faster on short scattered reads; off only to test that it changes
+    /// nothing).
     pub incremental: bool,
 }
 

@@ -94,6 +94,9 @@ pub(super) struct Window {
     needy: [(usize, u32, i64); MAX_NEEDY],
     pub(super) n: usize,
     busy: u64,
+    /// The earliest cycle any needy bank's row command could issue, the floor aside (see
+    /// [`Unit::row_ready`]), once computed.
+    pub(super) row_ready: Option<i64>,
 }
 
 enum Choice {
@@ -128,6 +131,10 @@ pub struct Unit {
     /// No command can issue before this cycle unless the unit's state changes first (a failed
     /// decision that changed nothing); `i64::MIN` when unknown.
     pub(super) wake: i64,
+    /// The decision remembered at `wake` is a column run's next command, which issues there
+    /// once the target reaches it ([`Unit::column_run`] stopped at the target; nothing changed
+    /// since).
+    pub(super) resume_run: bool,
 }
 
 impl Unit {
@@ -148,6 +155,7 @@ impl Unit {
             carry: FastCarry::default(),
             window: None,
             wake: i64::MIN,
+            resume_run: false,
             p,
         }
     }
@@ -163,6 +171,7 @@ impl Unit {
     pub fn forget_decisions(&mut self) {
         self.window = None;
         self.wake = i64::MIN;
+        self.resume_run = false;
     }
 
     /// No command issues, and neither a fast-path jump nor an idle refresh skip happens, before
@@ -177,7 +186,7 @@ impl Unit {
     }
 
     /// The look-ahead window, remembered while the unit's commands leave it unchanged.
-    fn window(&mut self) -> Window {
+    pub(super) fn window(&mut self) -> Window {
         if let Some(w) = self.window {
             return w;
         }
@@ -229,6 +238,7 @@ impl Unit {
             needy: [(0, 0, 0); MAX_NEEDY],
             n: 0,
             busy: 0,
+            row_ready: None,
         };
         let mut budget = self.p.lookahead;
         for seg in &self.queue {
@@ -262,6 +272,26 @@ impl Unit {
         w
     }
 
+    /// The earliest cycle the row command of any needy bank of `win` may issue, before the
+    /// floor is applied (`i64::MAX` with none): [`Unit::step`] prefers such a command to the
+    /// head's column command only if it can issue strictly earlier, at the later of this and
+    /// the floor. With no refresh owed, nothing blocks a needy bank.
+    pub(super) fn row_ready(&self, win: &Window) -> i64 {
+        let rows = &self.p.rows;
+        win.needy[..win.n]
+            .iter()
+            .map(|&(b, _, arrival)| {
+                let cmd = if self.banks[b].is_open() {
+                    Command::Pre
+                } else {
+                    Command::Act
+                };
+                self.timing.earliest(rows, cmd, &[b]).max(arrival)
+            })
+            .min()
+            .unwrap_or(i64::MAX)
+    }
+
     /// Banks of the per-bank refresh group being refreshed, as a mask.
     fn refresh_target_mask(&self) -> u64 {
         match self.refresh {
@@ -280,12 +310,13 @@ impl Unit {
 
     /// Issue the next command if it can issue by `target`; false if none can.
     ///
-    /// Two things are remembered between calls, both exact (with
+    /// Three things are remembered between calls, all exact (with
     /// [`UnitParams::incremental`] off, `tests::incremental_decisions_change_nothing` checks
     /// that every command comes out the same): the look-ahead window, while column commands
-    /// leave it unchanged ([`Unit::window_survives`]), and a decision that found nothing to issue
+    /// leave it unchanged ([`Unit::window_survives`]); a decision that found nothing to issue
     /// by the target without changing any state: the same state gives the same candidates, so
-    /// nothing issues before the earliest of them, nor before the next refresh falls due.
+    /// nothing issues before the earliest of them, nor before the next refresh falls due; and a
+    /// column run that stopped at the target ([`Unit::resume_run`]), which goes on from there.
     pub fn step(&mut self, target: i64) -> bool {
         let idle = self.queue.is_empty();
         if (idle && (target == i64::MAX || self.refresh.due().is_none()))
@@ -295,6 +326,14 @@ impl Unit {
             // Nothing to do, or this unit's committed schedule already runs past the target, or
             // nothing can issue by it.
             return false;
+        }
+        if self.resume_run {
+            // The column run that stopped at an earlier target goes on: nothing has changed, so
+            // the decision is still its next column command, at `wake`, which the target reaches.
+            self.resume_run = false;
+            let issued = self.column_run(target);
+            debug_assert!(issued, "a resumed column run issues its next command");
+            return issued;
         }
         let refresh_before = self.refresh.clone();
         let win = self.window();
@@ -367,7 +406,7 @@ impl Unit {
         match choice {
             Choice::Column => {
                 self.issue_column(best_t);
-                if win.n == 0 {
+                if win.n == 0 || self.p.rows.columns_spare_other_banks_rows {
                     self.column_run(target);
                 }
             }
@@ -501,6 +540,7 @@ impl Unit {
         debug_assert!(at >= self.timing.earliest(&self.p.rows, cmd, banks));
         self.timing.record(cmd, banks, at);
         self.wake = i64::MIN;
+        self.resume_run = false;
         if !cmd.is_column() {
             self.window = None;
         }

@@ -1,5 +1,6 @@
 //! The scheduler's remembered decisions (`DramOptions::incremental`: the look-ahead window kept
-//! across column commands, failed decisions kept until the state changes) change nothing: on an
+//! across column commands, failed decisions kept until the state changes, column runs past
+//! needy banks and resumed at a later target) change nothing: on an
 //! attention-like request pattern, every command, completion and counter is the same with them
 //! as without, on every shipped standard, with refresh and the fast path on as the simulator
 //! runs them.
