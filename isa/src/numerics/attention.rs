@@ -2,7 +2,7 @@
 //!
 //! **KV-cache format.** Each cached key and value vector (one position, one KV head, after RoPE
 //! for keys) is an [`ActVec`]: `head_dim` 16-bit mantissas and one exponent, produced by
-//! [`quantize_block`] from the vector unit's Q15.16 lanes. 16 bits per element plus 32 per
+//! [`quantize_block`](super::activation::quantize_block) from the vector unit's Q15.16 lanes. 16 bits per element plus 32 per
 //! vector; a narrower cache (8-bit mantissas) would be a second format, not a change to this one.
 //!
 //! **Scores.** `s_t = q . k_t * scale` with `scale = 1/sqrt(head_dim)` as a [`VfScale`]: the dot
@@ -11,33 +11,41 @@
 //! `q.exp + k_t.exp + scale.exp`. Softmax then runs on the lanes ([`super::softmax`]).
 //!
 //! **`P . V` with per-position exponents.** Values at different positions carry different
-//! exponents, so `sum_t p_t v_{t,d}` is not one integer sum as it stands. The spec folds each
-//! position's exponent into its probability first, on the vector unit:
+//! exponents, so `sum_t p_t v_{t,d}` is not one integer sum as it stands. Every cached vector
+//! comes from `quantize_block(.., 16)` of Q15.16 lanes, whose block shift lies in `[-14, 17]`,
+//! so its exponent lies in `[KV_EXP_MIN, KV_EXP_MAX] = [-30, 1]`: a fixed-point sum aligned at
+//! `KV_EXP_MIN` holds every position exactly, with the probabilities at their full Q0.30
+//! precision, so no pass over the values (or the probabilities) is needed before the sum, and
+//! hardware streams each value vector from DRAM once:
 //!
 //! ```text
-//!     E      = max_t v_t.exp
-//!     p'_t   = RNE(p_t / 2^(E - v_t.exp))         Q0.30 lanes, right shifts only
-//!     P'     = quantize_block(p', 30)             16-bit mantissas, one exponent
-//!     out_d  = (sum_t P'_t * v_{t,d}) * 2^(P'.exp + E)   -> one RNE into a Q15.16 lane
+//!     acc_d  = sum_t p_t * v_{t,d} * 2^(v_t.exp - KV_EXP_MIN)     exact
+//!     out_d  = acc_d * 2^(KV_EXP_MIN - 30)                        -> one RNE into a Q15.16 lane
 //! ```
 //!
-//! The inner sum is exact: `|P'_t v_{t,d}| <= 32767^2 < 2^30` and at most `MAX_SOFTMAX_LEN =
-//! 2^16` positions, so it stays below 2^46 ([`PV_ACC_BITS`]). Positions whose value exponent is
-//! far below the maximum lose their probability's low bits in the fold; they are exactly the
-//! positions whose contribution is that much smaller in absolute terms, so the loss is bounded
-//! by half a Q0.30 ulp of the largest-exponent scale, as for any block format.
+//! Bound: `p_t < 2^32` (a lane read as unsigned; softmax leaves at most 2^30), `|v_{t,d}| <=
+//! 32767 < 2^15`, the alignment shift is at most 31, and there are at most `MAX_SOFTMAX_LEN =
+//! 2^16` positions, so `|acc_d| < 2^94` ([`PV_ACC_BITS`] = 95, signed). The output's RNE is the
+//! only rounding. A cached exponent outside the range cannot come from `KVSTORE`; it is a
+//! corrupt cache and an error.
 
-use super::activation::{act_dot, quantize_block, ActVec};
+use super::activation::{act_dot, ActVec};
 use super::error::NumericsError;
-use super::rounding::{rne_shr_u, to_lane};
+use super::rounding::to_lane;
 use super::softmax::{MAX_SOFTMAX_LEN, SOFTMAX_FRAC_BITS};
 use super::vector::{VfScale, VF_FRAC_BITS};
 
 /// Width of the `P . V` accumulator (signed).
-pub const PV_ACC_BITS: u32 = 47;
+pub const PV_ACC_BITS: u32 = 95;
+/// The exponent range of a cached vector (`quantize_block(.., 16)` of Q15.16 lanes).
+pub const KV_EXP_MIN: i32 = -30;
+pub const KV_EXP_MAX: i32 = 1;
 
 // The P.V accumulator bound, checked by the compiler.
-const _: () = assert!((MAX_SOFTMAX_LEN as i64) * 32767 * 32767 < 1i64 << (PV_ACC_BITS - 1));
+const _: () = assert!(
+    ((MAX_SOFTMAX_LEN as i128) * (u32::MAX as i128) * 32767) << (KV_EXP_MAX - KV_EXP_MIN)
+        < 1i128 << (PV_ACC_BITS - 1)
+);
 
 /// One attention score as a Q15.16 lane: `q . k * scale`, one rounding.
 pub fn score(q: &ActVec, k: &ActVec, scale: VfScale) -> Result<i32, NumericsError> {
@@ -65,40 +73,36 @@ pub fn weighted_sum(p: &[u32], v: &[ActVec]) -> Result<Vec<i32>, NumericsError> 
             max: MAX_SOFTMAX_LEN,
         });
     }
-    let e_max = v
-        .iter()
-        .map(|x| x.exp)
-        .max()
-        .ok_or(NumericsError::Empty { what: "attention" })?;
-    let dim = v[0].mant.len();
-    if let Some(bad) = v.iter().find(|x| x.mant.len() != dim) {
-        return Err(NumericsError::LengthMismatch {
-            what: "attention value vector",
-            expected: dim,
-            actual: bad.mant.len(),
-        });
+    let dim = v
+        .first()
+        .ok_or(NumericsError::Empty { what: "attention" })?
+        .mant
+        .len();
+    for x in v {
+        if x.mant.len() != dim {
+            return Err(NumericsError::LengthMismatch {
+                what: "attention value vector",
+                expected: dim,
+                actual: x.mant.len(),
+            });
+        }
+        if !(KV_EXP_MIN..=KV_EXP_MAX).contains(&x.exp) {
+            return Err(NumericsError::OutOfRange {
+                what: "cached value exponent",
+                value: x.exp as f64,
+                expected: "-30 <= exp <= 1 (a vector quantised from Q15.16 lanes)",
+            });
+        }
     }
-    let folded: Vec<i32> = p
-        .iter()
-        .zip(v)
-        .map(|(&pt, vt)| {
-            let sh = (e_max as i64 - vt.exp as i64).min(127) as u32;
-            // p_t <= 2^30 and only shrinks, so it stays a non-negative i32.
-            rne_shr_u(pt as u128, sh) as i32
-        })
-        .collect();
-    let pq = quantize_block(&folded, SOFTMAX_FRAC_BITS);
-    let exp = pq.exp as i64 + e_max as i64 + VF_FRAC_BITS as i64;
-    let exp = exp.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+    let exp = KV_EXP_MIN - SOFTMAX_FRAC_BITS as i32 + VF_FRAC_BITS as i32;
     Ok((0..dim)
         .map(|d| {
-            let acc: i64 = pq
-                .mant
+            let acc: i128 = p
                 .iter()
                 .zip(v)
-                .map(|(&pt, vt)| pt as i64 * vt.mant[d] as i64)
+                .map(|(&pt, vt)| (pt as i128 * vt.mant[d] as i128) << (vt.exp - KV_EXP_MIN))
                 .sum();
-            to_lane(acc as i128, exp)
+            to_lane(acc, exp)
         })
         .collect())
 }
@@ -106,6 +110,7 @@ pub fn weighted_sum(p: &[u32], v: &[ActVec]) -> Result<Vec<i32>, NumericsError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::numerics::activation::quantize_block;
     use crate::numerics::softmax::softmax;
     use crate::numerics::test_util::uniform_pm1 as rnd_stream;
 
@@ -146,8 +151,8 @@ mod tests {
                     .zip(&vals)
                     .map(|(&pt, v)| pt as f64 / 2f64.powi(30) * v.value(d))
                     .sum();
-                // One lane rounding, plus the probability block's 2^-15 relative resolution.
-                let tol = 0.5 + vmax * 65536.0 * 2f64.powi(-15);
+                // One lane rounding (the sum is exact), plus f64's own error.
+                let tol = 0.5 + vmax * 65536.0 * 1e-12;
                 assert!((o as f64 - want * 65536.0).abs() <= tol, "n={n} d={d}");
             }
         }
@@ -164,7 +169,17 @@ mod tests {
         // The worst case: every mantissa at full scale; the sum is exact.
         let out = weighted_sum(&p, &vals).unwrap();
         assert_eq!(out[0], -i32::MAX); // saturates the lane, but the accumulator did not wrap
-        assert!((MAX_SOFTMAX_LEN as i64) * 32767 * 32767 < 1i64 << (PV_ACC_BITS - 1));
+        let big = ActVec {
+            mant: vec![32767; 4],
+            exp: KV_EXP_MAX,
+        };
+        let out = weighted_sum(&p, &vec![big; MAX_SOFTMAX_LEN]).unwrap();
+        assert_eq!(out[0], i32::MAX);
+        let corrupt = ActVec {
+            mant: vec![1; 4],
+            exp: KV_EXP_MAX + 1,
+        };
+        assert!(weighted_sum(&[1 << 30], &[corrupt]).is_err());
         assert!(weighted_sum(&p[..2], &vals[..3]).is_err());
         assert!(weighted_sum(&[], &[]).is_err());
         let ragged = vec![
