@@ -507,3 +507,139 @@ fn embed_and_kvstore_on_tiny() {
 fn embed_and_kvstore_on_fpga_ecp5() {
     embed_kvstore_program("fpga-ecp5", 64, 64, WeightFormat::Int4, 33);
 }
+
+/// SCORE and PV for each column against a hand-built cache (its own `SEQ` and `POS` per
+/// column, value exponents over the whole range a cached vector can have, a head other than 0):
+/// the scores equal `score(q, k_t, scale)` and the output equals `weighted_sum(p, v)`.
+fn score_pv_program(preset: &str, heads: usize, dim: usize, seed: u64) {
+    use tokenfab_isa::layout::{encode_kv_entry, encode_scale, kv_entry_bytes};
+    use tokenfab_isa::numerics::activation::ActVec;
+    use tokenfab_isa::numerics::attention::{score, weighted_sum};
+    use tokenfab_isa::numerics::vector::{VfScale, VF_FRAC_BITS};
+    let config = AccelConfig::preset(preset).unwrap();
+    let cols = config.max_columns.min(3);
+    let mut s = system(preset);
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    let ctx = 24usize;
+    let (pos, seq) = ([13u32, 0, 23], [1usize, 0, 2]);
+    let head = heads - 1;
+    let (kb, vb) = (0x4_0000usize, 0x6_0000usize);
+    let entry = kv_entry_bytes(dim);
+    let mut cache = |r: &mut ChaCha8Rng, base: usize, wide: bool| -> Vec<Vec<ActVec>> {
+        (0..cols)
+            .map(|c| {
+                (0..=pos[c] as usize)
+                    .map(|t| {
+                        let amp = if wide { r.random_range(-16..16) } else { 2 };
+                        let lanes: Vec<i32> = (0..dim)
+                            .map(|_| match r.random_range(0..9) {
+                                0 => lane(r),
+                                _ => (r.random_range(-1.0f64..1.0) * 2f64.powi(16 + amp)) as i32,
+                            })
+                            .collect();
+                        let v = quantize_block(&lanes, VF_FRAC_BITS);
+                        let at = base + ((seq[c] * heads + head) * ctx + t) * entry;
+                        s.memory.bytes[at..at + entry].copy_from_slice(&encode_kv_entry(&v));
+                        v
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let keys = cache(&mut r, kb, false);
+    let values = cache(&mut r, vb, true);
+    let q: Vec<i32> = (0..dim)
+        .map(|_| r.random_range(-(3 << 16)..(3 << 16)))
+        .collect();
+    let scale = VfScale::from_f64(1.0 / (dim as f64).sqrt(), "scale").unwrap();
+    let n = ctx as u32;
+    let p: Vec<i32> = (0..n)
+        .map(|t| match t % 5 {
+            0 => 1 << 30,
+            1 => 0,
+            _ => r.random_range(0..1 << 30),
+        })
+        .collect();
+    let d32 = dim as u32;
+    let (qv, sv, pvv, ov) = (3u32, 100u32, 140u32, 180u32);
+    let (out_s, out_o) = (0x1_0000u32, 0x2_0000u32);
+    let sw = encode_scale(scale);
+    put_words(&mut s, 0x8000, &[sw[0] as i32, sw[1] as i32]);
+    let mut program = vec![
+        Instr::KvConfig {
+            heads: heads as u32,
+            head_dim: d32,
+            ctx: n,
+        },
+        Instr::LoadParams {
+            dram: 0x8000,
+            pmem: 900,
+            words: 2,
+        },
+    ];
+    program.extend(to_vector(&mut s, 0x9000, 3, qv, &q));
+    program.extend(to_vector(&mut s, 0xA000, 3 + d32, pvv, &p));
+    program.extend([
+        Instr::Quantize {
+            src: qv,
+            dst: 5,
+            seg: d32,
+            count: 1,
+        },
+        Instr::Score {
+            q: 5,
+            dst: sv,
+            base: kb as u64,
+            kv_head: head as u32,
+            scale: 900,
+        },
+        Instr::WeightedSum {
+            probs: pvv,
+            dst: ov,
+            base: vb as u64,
+            kv_head: head as u32,
+        },
+        Instr::Store {
+            src: sv,
+            dram: out_s as u64,
+            len: n,
+        },
+        Instr::Store {
+            src: ov,
+            dram: out_o as u64,
+            len: d32,
+        },
+        Instr::Halt {},
+    ]);
+    for c in 0..cols {
+        s.write_csr(csr::column(c, csr::POS), pos[c]);
+        s.write_csr(csr::column(c, csr::SEQ), seq[c] as u32);
+    }
+    let cycles = launch(&mut s, &program, cols as u32);
+    let qa = quantize_block(&q, VF_FRAC_BITS);
+    let pu: Vec<u32> = p.iter().map(|&x| x as u32).collect();
+    for c in 0..cols {
+        let t = pos[c] as usize + 1;
+        let want: Vec<i32> = keys[c]
+            .iter()
+            .map(|k| score(&qa, k, scale).unwrap())
+            .collect();
+        let got = words(&s, out_s + 4 * n * c as u32, t);
+        assert_eq!(got, want, "SCORE column {c}");
+        let want = weighted_sum(&pu[..t], &values[c]).unwrap();
+        let got = words(&s, out_o + 4 * d32 * c as u32, dim);
+        assert_eq!(got, want, "PV column {c}");
+    }
+    eprintln!("{preset}: SCORE + PV, {heads} heads of {dim}, {cols} columns: {cycles} cycles");
+}
+
+#[test]
+fn score_and_pv_on_tiny() {
+    score_pv_program("tiny", 2, 32, 41);
+    score_pv_program("tiny", 1, 6, 42);
+}
+
+#[test]
+fn score_and_pv_on_fpga_ecp5() {
+    score_pv_program("fpga-ecp5", 3, 16, 43);
+}

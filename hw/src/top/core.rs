@@ -7,6 +7,7 @@ use rust_hdl_widgets::dff::DFF;
 use rust_hdl_widgets::dff_setup;
 use tokenfab_isa::config::AccelConfig;
 use tokenfab_isa::instr::{spec_of, Opcode};
+use tokenfab_isa::numerics::attention::{KV_EXP_MIN, PV_ACC_BITS};
 
 use super::dma::{ReadDma, WriteDma, COUNT_BITS};
 use super::lanes::{ReadPort, LO_BITS, MAX_LANES};
@@ -26,6 +27,7 @@ use crate::blocks::decoder::{Decoder, FIELD_OUT_BITS, OP_BITS};
 use crate::blocks::lane_round::{self, ScalePow2Sat};
 use crate::blocks::quant::{AbsMax, QuantRound, QuantShift, ROUND_LATENCY, SHIFT_BITS};
 use crate::blocks::rms::{NormScale, Rsqrt, SumSq, SCALE_LATENCY, SUM_BITS};
+use crate::blocks::score::{self, ScoreScale, DOT_BITS};
 use crate::blocks::silu::{self, Silu};
 use crate::blocks::vf_add::VfAdd;
 use crate::blocks::vf_mul::{self, Mul32x32, VfMul};
@@ -33,6 +35,14 @@ use crate::blocks::vf_mul::{self, Mul32x32, VfMul};
 /// Group scales of one embedding row the core holds (`EMBED`'s `k / group` at most): 1,024
 /// 16-bit words, one block RAM; `k` up to 32,768 at group 32.
 pub const EMBED_MAX_GROUPS: usize = 1024;
+/// Bits of a `P . V` accumulator (`numerics::attention::PV_ACC_BITS` = 95, rounded up).
+const PV_BITS: usize = 96;
+/// `P . V` accumulators per bank (even and odd elements): every `KVDIM` the field can hold.
+const PV_PAIRS: usize = 1024;
+/// The exponent of a `P . V` accumulator's unit: `KV_EXP_MIN - 30 + 16`.
+const PV_OUT_EXP: i64 = KV_EXP_MIN as i64 - 30 + 16;
+const _: () = assert!(PV_ACC_BITS as usize <= PV_BITS && COUNT_BITS == 24);
+
 /// Write-back tap of `EMBED`: the scale read, the product, the rounding.
 const EMBED_TAP: usize = 1 + lane_round::LATENCY;
 
@@ -105,6 +115,15 @@ struct Fields {
     emb_format: usize,
     kvs_src: usize,
     kvs_base: usize,
+    sc_q: usize,
+    sc_dst: usize,
+    sc_base: usize,
+    sc_head: usize,
+    sc_scale: usize,
+    pv_probs: usize,
+    pv_dst: usize,
+    pv_base: usize,
+    pv_head: usize,
 }
 
 impl Fields {
@@ -153,6 +172,15 @@ impl Fields {
             emb_format: field(Opcode::Embed, "format"),
             kvs_src: field(Opcode::KvStore, "src"),
             kvs_base: field(Opcode::KvStore, "base"),
+            sc_q: field(Opcode::Score, "q"),
+            sc_dst: field(Opcode::Score, "dst"),
+            sc_base: field(Opcode::Score, "base"),
+            sc_head: field(Opcode::Score, "kv_head"),
+            sc_scale: field(Opcode::Score, "scale"),
+            pv_probs: field(Opcode::WeightedSum, "probs"),
+            pv_dst: field(Opcode::WeightedSum, "dst"),
+            pv_base: field(Opcode::WeightedSum, "base"),
+            pv_head: field(Opcode::WeightedSum, "kv_head"),
         }
     }
 }
@@ -358,6 +386,60 @@ pub struct Core {
     k_step: DFF<Bits<2>>,
     k_acc: DFF<Bits<32>>,
     k_src: DFF<Bits<ADDR_BITS>>,
+    // SCORE and PV: which of the three KV instructions runs, the first position's entry, the
+    // word within the entry being read, and a two-stage pipeline behind each word taken.
+    k_op: DFF<Bits<2>>,
+    k_pos: DFF<Bits<32>>,
+    k_q: DFF<Bits<ADDR_BITS>>,
+    k_w: DFF<Bits<11>>,
+    k_half: Signal<Local, Bits<32>>,
+    s_mant: DFF<Bits<32>>,
+    s_exp: DFF<Bits<32>>,
+    sq_exp: DFF<Bits<32>>,
+    s_sum: DFF<Bits<32>>,
+    a_valid: DFF<Bit>,
+    a_word: DFF<Bits<32>>,
+    a_w: DFF<Bits<11>>,
+    a_last: DFF<Bit>,
+    a_first: DFF<Bit>,
+    a_t: DFF<Bits<COUNT_BITS>>,
+    a_p: DFF<Bits<32>>,
+    a_sh: DFF<Bits<32>>,
+    /// SCORE: the signed 16 x 16 products of the word's two mantissas with q's.
+    sq_u0: Signal<Local, Bits<32>>,
+    sq_u1: Signal<Local, Bits<32>>,
+    sq_c0: Signal<Local, Bits<32>>,
+    sq_c1: Signal<Local, Bits<32>>,
+    sq_p0: Signal<Local, Bits<32>>,
+    sq_p1: Signal<Local, Bits<32>>,
+    sq_s0: Signal<Local, Bits<DOT_BITS>>,
+    sq_s1: Signal<Local, Bits<DOT_BITS>>,
+    sext_dot: Constant<Bits<DOT_BITS>>,
+    dot: DFF<Bits<DOT_BITS>>,
+    sc_exp: DFF<Bits<32>>,
+    scorer: ScoreScale,
+    /// PV: `p * v` of the word's two mantissas (48-bit, signed), then aligned and accumulated.
+    pv_v0: Signal<Local, Bits<16>>,
+    pv_v1: Signal<Local, Bits<16>>,
+    pv_m0: Signal<Local, Bits<48>>,
+    pv_m1: Signal<Local, Bits<48>>,
+    pv_l0: Signal<Local, Bits<32>>,
+    pv_h0: Signal<Local, Bits<32>>,
+    pv_l1: Signal<Local, Bits<32>>,
+    pv_h1: Signal<Local, Bits<32>>,
+    b_valid: DFF<Bit>,
+    b_m0: DFF<Bits<48>>,
+    b_m1: DFF<Bits<48>>,
+    b_sh: DFF<Bits<32>>,
+    b_pair: DFF<Bits<ADDR_BITS>>,
+    b_first: DFF<Bit>,
+    pv_x0: Signal<Local, Bits<PV_BITS>>,
+    pv_x1: Signal<Local, Bits<PV_BITS>>,
+    acc_e: Sram<PV_BITS>,
+    acc_o: Sram<PV_BITS>,
+    pv_round: ScalePow2Sat<PV_BITS, { PV_BITS + 31 }, 32>,
+    ext48: Constant<Bits<PV_BITS>>,
+    sign48: Constant<Bits<48>>,
     sel_a: Vec<Signal<Local, Bits<32>>>,
     sel_b: Vec<Signal<Local, Bits<32>>>,
     opcode: Signal<Local, Bits<OP_BITS>>,
@@ -403,6 +485,9 @@ pub struct Core {
     op_silumul: Constant<Bits<OP_BITS>>,
     op_embed: Constant<Bits<OP_BITS>>,
     op_kvstore: Constant<Bits<OP_BITS>>,
+    op_score: Constant<Bits<OP_BITS>>,
+    op_pv: Constant<Bits<OP_BITS>>,
+    pv_exp: Constant<Bits<32>>,
     e_operand: Constant<Bits<8>>,
     embed_max_groups: Constant<Bits<COUNT_BITS>>,
     e_stream_align: Constant<Bits<8>>,
@@ -416,6 +501,8 @@ pub struct Core {
     _tap_up_col: usize,
     _tap_silu: usize,
     _tap_embed: usize,
+    _tap_score: usize,
+    _tap_pv: usize,
 }
 
 fn consts<const N: usize>(n: usize, f: impl Fn(usize) -> u64) -> Vec<Constant<Bits<N>>> {
@@ -612,6 +699,56 @@ impl Core {
             k_step: Default::default(),
             k_acc: Default::default(),
             k_src: Default::default(),
+            k_op: Default::default(),
+            k_pos: Default::default(),
+            k_q: Default::default(),
+            k_w: Default::default(),
+            k_half: Default::default(),
+            s_mant: Default::default(),
+            s_exp: Default::default(),
+            sq_exp: Default::default(),
+            s_sum: Default::default(),
+            a_valid: Default::default(),
+            a_word: Default::default(),
+            a_w: Default::default(),
+            a_last: Default::default(),
+            a_first: Default::default(),
+            a_t: Default::default(),
+            a_p: Default::default(),
+            a_sh: Default::default(),
+            sq_u0: Default::default(),
+            sq_u1: Default::default(),
+            sq_c0: Default::default(),
+            sq_c1: Default::default(),
+            sq_p0: Default::default(),
+            sq_p1: Default::default(),
+            sq_s0: Default::default(),
+            sq_s1: Default::default(),
+            sext_dot: Constant::new(0xFFFF_0000_0000u64.into()),
+            dot: Default::default(),
+            sc_exp: Default::default(),
+            scorer: Default::default(),
+            pv_v0: Default::default(),
+            pv_v1: Default::default(),
+            pv_m0: Default::default(),
+            pv_m1: Default::default(),
+            pv_l0: Default::default(),
+            pv_h0: Default::default(),
+            pv_l1: Default::default(),
+            pv_h1: Default::default(),
+            b_valid: Default::default(),
+            b_m0: Default::default(),
+            b_m1: Default::default(),
+            b_sh: Default::default(),
+            b_pair: Default::default(),
+            b_first: Default::default(),
+            pv_x0: Default::default(),
+            pv_x1: Default::default(),
+            acc_e: Sram::new(PV_PAIRS),
+            acc_o: Sram::new(PV_PAIRS),
+            pv_round: Default::default(),
+            ext48: Constant::new(crate::blocks::lane_round::wide::<PV_BITS>(-1) << 48u64),
+            sign48: Constant::new((1u64 << 47).into()),
             sel_a: many(lanes),
             sel_b: many(lanes),
             opcode: Default::default(),
@@ -655,6 +792,9 @@ impl Core {
             op_silumul: opc(Opcode::SiluMul),
             op_embed: opc(Opcode::Embed),
             op_kvstore: opc(Opcode::KvStore),
+            op_score: opc(Opcode::Score),
+            op_pv: opc(Opcode::WeightedSum),
+            pv_exp: Constant::new((PV_OUT_EXP as u32 as u64).into()),
             e_operand: k(status::OPERAND),
             embed_max_groups: Constant::new((EMBED_MAX_GROUPS as u64).into()),
             e_stream_align: k(status::STREAM_ALIGN),
@@ -667,6 +807,8 @@ impl Core {
             _tap_up_col: silu::LATENCY,
             _tap_silu: silu::LATENCY + vf_mul::LATENCY,
             _tap_embed: EMBED_TAP,
+            _tap_score: score::LATENCY,
+            _tap_pv: lane_round::LATENCY,
         }
     }
 }
@@ -680,7 +822,9 @@ impl Logic for Core {
             r_dram, r_flag, col, idx, v_valid, v_col, v_dst, v_rem, v_first, v_write, hold,
             col_base, m_col, q_seg, q_left, q_dst, q_shift, q_wait, rt_head, rt_count, rt_left,
             n_eps, n_gexp, n_mant, n_shift, r_grp, e_addr, e_phase, e_win, e_have, e_g, e_exp,
-            e_half, e_q, e_neg, e_prod, k_h, k_step, k_acc, k_src
+            e_half, e_q, e_neg, e_prod, k_h, k_step, k_acc, k_src, k_op, k_pos, k_q, k_w, s_mant,
+            s_exp, sq_exp, s_sum, a_valid, a_word, a_w, a_last, a_first, a_t, a_p, a_sh, dot,
+            sc_exp, b_valid, b_m0, b_m1, b_sh, b_pair, b_first
         );
         for c in 0..self._columns {
             self.tok[c].clock.next = self.clock.val();
@@ -887,6 +1031,8 @@ impl Logic for Core {
             self.e_bad.next = true;
         }
         self.e_take.next = 0.into();
+        self.k_half.next = (self.kv_dim.q.val() >> 1) + 1;
+        self.a_valid.d.next = false;
         self.e_off.next = bit_cast::<4, 32>(self.e_addr.q.val() & 3);
         self.e_head.next = self.e_win.q.val() >> (bit_cast::<64, 4>(self.e_off.val()) << 3);
         self.e_code.next = 0.into();
@@ -984,6 +1130,32 @@ impl Logic for Core {
                     self.w_en[j].next =
                         self.p_valid[t].q.val() & (self.p_rem[t].q.val() > self.lane_idx[j].val());
                 }
+            }
+        }
+        if (self.state.q.val() == State::AttnStream) & (self.k_op.q.val() == 1) {
+            for t in self._tap_score..(self._tap_score + 1) {
+                self.tap_off.next = self.p_off[t].q.val();
+                self.wr_addr.next =
+                    self.r_d.q.val() + bit_cast::<ADDR_BITS, COUNT_BITS>(self.tap_off.val());
+                self.wr_col.next = self.p_col[t].q.val();
+                for j in 0..self._lanes {
+                    self.w_en[j].next = false;
+                }
+                self.w_lane[0].next = self.scorer.score.val();
+                self.w_en[0].next = self.p_valid[t].q.val();
+            }
+        }
+        if (self.state.q.val() == State::PvOut) | (self.state.q.val() == State::PvDrain) {
+            for t in self._tap_pv..(self._tap_pv + 1) {
+                self.tap_off.next = self.p_off[t].q.val();
+                self.wr_addr.next =
+                    self.r_d.q.val() + bit_cast::<ADDR_BITS, COUNT_BITS>(self.tap_off.val());
+                self.wr_col.next = self.p_col[t].q.val();
+                for j in 0..self._lanes {
+                    self.w_en[j].next = false;
+                }
+                self.w_lane[0].next = self.pv_round.y.val();
+                self.w_en[0].next = self.p_valid[t].q.val();
             }
         }
         if self.state.q.val() == State::EmbedRun {
@@ -1335,6 +1507,51 @@ impl Logic for Core {
                     }
                     self.r_dram.d.next = bit_cast::<32, FIELD_OUT_BITS>(self.field.val());
                     self.k_h.d.next = 0.into();
+                    self.k_op.d.next = 0.into();
+                    self.state.d.next = State::KvCheck;
+                }
+                if self.opcode.val() == self.op_score.val() {
+                    for f in self._f.sc_q..(self._f.sc_q + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.k_q.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.sc_dst..(self._f.sc_dst + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_d.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.sc_base..(self._f.sc_base + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_dram.d.next = bit_cast::<32, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.sc_head..(self._f.sc_head + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.k_h.d.next = bit_cast::<8, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.sc_scale..(self._f.sc_scale + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_b.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    self.k_op.d.next = 1.into();
+                    self.state.d.next = State::KvCheck;
+                }
+                if self.opcode.val() == self.op_pv.val() {
+                    for f in self._f.pv_probs..(self._f.pv_probs + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_a.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.pv_dst..(self._f.pv_dst + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_d.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.pv_base..(self._f.pv_base + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_dram.d.next = bit_cast::<32, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.pv_head..(self._f.pv_head + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.k_h.d.next = bit_cast::<8, FIELD_OUT_BITS>(self.field.val());
+                    self.k_op.d.next = 2.into();
                     self.state.d.next = State::KvCheck;
                 }
                 if self.opcode.val() == self.op_kvcfg.val() {
@@ -1805,12 +2022,18 @@ impl Logic for Core {
                     | !self.kv_dim.q.val().any()
                     | !self.kv_heads.q.val().any()
                     | (self.c_pos.val() >= self.kv_ctx.q.val())
+                    | (bit_cast::<32, 8>(self.k_h.q.val()) >= self.kv_heads.q.val())
                 {
                     self.error.d.next = self.e_operand.val();
                     self.state.d.next = State::Fail;
                 } else {
                     self.k_step.d.next = 0.into();
                     self.q_wait.d.next = 0.into();
+                    // KVSTORE writes the entry at POS; SCORE and PV read from position 0.
+                    self.k_pos.d.next = 0.into();
+                    if !self.k_op.q.val().any() {
+                        self.k_pos.d.next = self.c_pos.val();
+                    }
                     self.state.d.next = State::KvMul;
                 }
             }
@@ -1829,6 +2052,11 @@ impl Logic for Core {
                 if self.k_step.q.val() == 2 {
                     self.amul.b.next = (self.kv_dim.q.val() << 1) + 4;
                 }
+                if self.k_step.q.val() == 3 {
+                    // SCORE, PV: the words of positions 0..=POS.
+                    self.amul.a.next = self.c_pos.val() + 1;
+                    self.amul.b.next = self.k_half.val();
+                }
                 if self.amul.out_valid.val() {
                     self.q_wait.d.next = 0.into();
                     self.k_step.d.next = self.k_step.q.val() + 1;
@@ -1837,12 +2065,25 @@ impl Logic for Core {
                             + bit_cast::<32, 8>(self.k_h.q.val());
                     }
                     if self.k_step.q.val() == 1 {
-                        self.k_acc.d.next = self.amul.p.val().get_bits::<32>(0) + self.c_pos.val();
+                        self.k_acc.d.next =
+                            self.amul.p.val().get_bits::<32>(0) + self.k_pos.q.val();
                     }
                     if self.k_step.q.val() == 2 {
                         self.col_base.d.next =
                             self.r_dram.q.val() + self.amul.p.val().get_bits::<32>(0);
-                        self.state.d.next = State::KvStart;
+                        if !self.k_op.q.val().any() {
+                            self.state.d.next = State::KvStart;
+                        }
+                    }
+                    if self.k_step.q.val() == 3 {
+                        self.r_len.d.next = self.amul.p.val().get_bits::<COUNT_BITS>(0);
+                        self.idx.d.next = 0.into();
+                        self.state.d.next = State::AttnSetup;
+                        // (COUNT_BITS = 24: the word count must fit the DMA's.)
+                        if self.amul.p.val().get_bits::<40>(24).any() {
+                            self.error.d.next = self.e_operand.val();
+                            self.state.d.next = State::Fail;
+                        }
                     }
                 }
             }
@@ -1891,6 +2132,87 @@ impl Logic for Core {
                             self.state.d.next = State::Next;
                         }
                     }
+                }
+            }
+            State::AttnSetup => {
+                // SCORE's scale (two parameter words) and q's exponent (two activation words),
+                // each a cycle after its address; then the stream of entries.
+                self.idx.d.next = self.idx.q.val() + 1;
+                self.rp_m.addr.next = self.k_q.q.val();
+                self.m_col.d.next = self.col.q.val();
+                if self.idx.q.val() == 1 {
+                    self.s_mant.d.next = self.rp_p.data[0].val();
+                    self.sq_exp.d.next = bit_cast::<32, 16>(self.rp_m.data[0].val())
+                        | (bit_cast::<32, 16>(self.rp_m.data[1].val()) << 16);
+                }
+                if self.idx.q.val() == 2 {
+                    self.s_exp.d.next = self.rp_p.data[0].val();
+                    self.rdma.start.next = true;
+                    self.rdma.addr.next = self.col_base.q.val();
+                    self.k_w.d.next = 0.into();
+                    self.idx.d.next = 0.into();
+                    self.state.d.next = State::AttnStream;
+                }
+            }
+            State::AttnStream => {
+                // One word a cycle: the entry's exponent, then its mantissa pairs. Position t is
+                // `idx`; PV's probability p_t is read at `probs + t` (port A) throughout.
+                self.v_col.d.next = self.col.q.val();
+                self.m_col.d.next = self.col.q.val();
+                self.rp_m.addr.next =
+                    self.k_q.q.val() + (bit_cast::<ADDR_BITS, 11>(self.k_w.q.val()) << 1);
+                if self.rdma.word_valid.val()
+                    & (bit_cast::<32, COUNT_BITS>(self.idx.q.val()) <= self.c_pos.val())
+                {
+                    self.rdma.pop.next = true;
+                    self.a_valid.d.next = true;
+                    self.k_w.d.next = self.k_w.q.val() + 1;
+                    if bit_cast::<32, 11>(self.k_w.q.val()) == self.k_half.val() - 1 {
+                        self.k_w.d.next = 0.into();
+                        self.idx.d.next = self.idx.q.val() + 1;
+                    }
+                    if !self.k_w.q.val().any() {
+                        // The exponent: SCORE's sum, PV's alignment (a corrupt one stops).
+                        self.s_sum.d.next =
+                            self.sq_exp.q.val() + self.rdma.word.val() + self.s_exp.q.val() + 16;
+                        self.a_sh.d.next = self.rdma.word.val() + 30;
+                        if (self.k_op.q.val() == 2) & ((self.rdma.word.val() + 30) > 31) {
+                            self.error.d.next = self.e_operand.val();
+                            self.state.d.next = State::Fail;
+                        }
+                    }
+                }
+                if (bit_cast::<32, COUNT_BITS>(self.idx.q.val()) > self.c_pos.val())
+                    & self.rdma.idle.val()
+                    & !self.a_valid.q.val()
+                    & !self.b_valid.q.val()
+                    & !self.p_busy.val()
+                {
+                    self.idx.d.next = 0.into();
+                    self.state.d.next = State::AttnNext;
+                    if self.k_op.q.val() == 2 {
+                        self.state.d.next = State::PvOut;
+                    }
+                }
+            }
+            State::PvOut => {
+                // Each accumulator rounded into its lane, one a cycle.
+                self.i_valid.next = true;
+                self.idx.d.next = self.idx.q.val() + 1;
+                if bit_cast::<32, COUNT_BITS>(self.idx.q.val() + 1) >= self.kv_dim.q.val() {
+                    self.state.d.next = State::PvDrain;
+                }
+            }
+            State::PvDrain => {
+                if !self.p_busy.val() {
+                    self.state.d.next = State::AttnNext;
+                }
+            }
+            State::AttnNext => {
+                self.col.d.next = self.col.q.val() + 1;
+                self.state.d.next = State::KvCheck;
+                if (self.col.q.val() + 1) >= self.columns.q.val() {
+                    self.state.d.next = State::Next;
                 }
             }
             State::Drain => {
@@ -2024,6 +2346,129 @@ impl Logic for Core {
             self.p_rem[i].d.next = self.p_rem[i - 1].q.val();
             self.p_col[i].d.next = self.p_col[i - 1].q.val();
         }
+        // ---- SCORE and PV behind each word taken from the stream (stage a: the word, q's two
+        // mantissas read with it, p_t).
+        self.a_word.d.next = self.rdma.word.val();
+        self.a_w.d.next = self.k_w.q.val();
+        self.a_last.d.next = bit_cast::<32, 11>(self.k_w.q.val()) == (self.k_half.val() - 1);
+        self.a_first.d.next = !self.idx.q.val().any();
+        self.a_t.d.next = self.idx.q.val();
+        self.a_p.d.next = self.sel_a[0].val();
+        // SCORE: two signed 16 x 16 products (unsigned products less the sign corrections).
+        self.sq_u0.next = self.a_word.q.val().get_bits::<16>(0) * self.rp_m.data[0].val();
+        self.sq_u1.next = self.a_word.q.val().get_bits::<16>(16) * self.rp_m.data[1].val();
+        self.sq_c0.next = 0.into();
+        if self.a_word.q.val().get_bit(15) {
+            self.sq_c0.next = bit_cast::<32, 16>(self.rp_m.data[0].val()) << 16;
+        }
+        if self.rp_m.data[0].val().get_bit(15) {
+            self.sq_c0.next = self.sq_c0.val()
+                + (bit_cast::<32, 16>(self.a_word.q.val().get_bits::<16>(0)) << 16);
+        }
+        self.sq_c1.next = 0.into();
+        if self.a_word.q.val().get_bit(31) {
+            self.sq_c1.next = bit_cast::<32, 16>(self.rp_m.data[1].val()) << 16;
+        }
+        if self.rp_m.data[1].val().get_bit(15) {
+            self.sq_c1.next = self.sq_c1.val()
+                + (bit_cast::<32, 16>(self.a_word.q.val().get_bits::<16>(16)) << 16);
+        }
+        self.sq_p0.next = self.sq_u0.val() - self.sq_c0.val();
+        self.sq_p1.next = self.sq_u1.val() - self.sq_c1.val();
+        self.sq_s0.next = bit_cast::<DOT_BITS, 32>(self.sq_p0.val());
+        if self.sq_p0.val().get_bit(31) {
+            self.sq_s0.next = bit_cast::<DOT_BITS, 32>(self.sq_p0.val()) | self.sext_dot.val();
+        }
+        self.sq_s1.next = bit_cast::<DOT_BITS, 32>(self.sq_p1.val());
+        if self.sq_p1.val().get_bit(31) {
+            self.sq_s1.next = bit_cast::<DOT_BITS, 32>(self.sq_p1.val()) | self.sext_dot.val();
+        }
+        if self.a_valid.q.val() & self.a_w.q.val().any() & (self.k_op.q.val() == 1) {
+            self.dot.d.next = self.sq_s0.val() + self.sq_s1.val();
+            if self.a_w.q.val() != 1 {
+                self.dot.d.next = self.dot.q.val() + self.sq_s0.val() + self.sq_s1.val();
+            }
+            if self.a_last.q.val() {
+                // The entry's score goes into the scaling next cycle, position t into the pipe.
+                self.p_valid[0].d.next = true;
+                self.p_off[0].d.next = self.a_t.q.val();
+                self.sc_exp.d.next = self.s_sum.q.val();
+            }
+        }
+        self.scorer.clock.next = self.clock.val();
+        self.scorer.valid.next = self.p_valid[0].q.val()
+            & (self.k_op.q.val() == 1)
+            & (self.state.q.val() == State::AttnStream);
+        self.scorer.dot.next = self.dot.q.val();
+        self.scorer.mant.next = self.s_mant.q.val();
+        self.scorer.exp.next = self.sc_exp.q.val();
+        // PV: p_t times the two mantissas (sign and magnitude, two 16 x 16 products each).
+        self.pv_v0.next = self.a_word.q.val().get_bits::<16>(0);
+        if self.a_word.q.val().get_bit(15) {
+            self.pv_v0.next = !self.a_word.q.val().get_bits::<16>(0) + 1;
+        }
+        self.pv_v1.next = self.a_word.q.val().get_bits::<16>(16);
+        if self.a_word.q.val().get_bit(31) {
+            self.pv_v1.next = !self.a_word.q.val().get_bits::<16>(16) + 1;
+        }
+        self.pv_l0.next = self.a_p.q.val().get_bits::<16>(0) * self.pv_v0.val();
+        self.pv_h0.next = self.a_p.q.val().get_bits::<16>(16) * self.pv_v0.val();
+        self.pv_l1.next = self.a_p.q.val().get_bits::<16>(0) * self.pv_v1.val();
+        self.pv_h1.next = self.a_p.q.val().get_bits::<16>(16) * self.pv_v1.val();
+        self.pv_m0.next =
+            bit_cast::<48, 32>(self.pv_l0.val()) + (bit_cast::<48, 32>(self.pv_h0.val()) << 16);
+        if self.a_word.q.val().get_bit(15) {
+            self.pv_m0.next = !self.pv_m0.val() + 1;
+        }
+        self.pv_m1.next =
+            bit_cast::<48, 32>(self.pv_l1.val()) + (bit_cast::<48, 32>(self.pv_h1.val()) << 16);
+        if self.a_word.q.val().get_bit(31) {
+            self.pv_m1.next = !self.pv_m1.val() + 1;
+        }
+        self.b_valid.d.next =
+            self.a_valid.q.val() & self.a_w.q.val().any() & (self.k_op.q.val() == 2);
+        self.b_m0.d.next = self.pv_m0.val();
+        self.b_m1.d.next = self.pv_m1.val();
+        self.b_sh.d.next = self.a_sh.q.val();
+        self.b_pair.d.next = bit_cast::<ADDR_BITS, 11>(self.a_w.q.val() - 1);
+        self.b_first.d.next = self.a_first.q.val();
+        // Stage b: aligned, added to the element's accumulator (read last cycle), written back.
+        self.acc_e.clock.next = self.clock.val();
+        self.acc_o.clock.next = self.clock.val();
+        self.acc_e.read_addr.next = bit_cast::<ADDR_BITS, 11>(self.a_w.q.val() - 1);
+        if (self.state.q.val() == State::PvOut) | (self.state.q.val() == State::PvDrain) {
+            self.acc_e.read_addr.next = bit_cast::<ADDR_BITS, COUNT_BITS>(self.idx.q.val() >> 1);
+        }
+        self.acc_o.read_addr.next = self.acc_e.read_addr.val();
+        self.pv_x0.next = bit_cast::<PV_BITS, 48>(self.b_m0.q.val());
+        if (self.b_m0.q.val() & self.sign48.val()).any() {
+            self.pv_x0.next = bit_cast::<PV_BITS, 48>(self.b_m0.q.val()) | self.ext48.val();
+        }
+        self.pv_x0.next = self.pv_x0.val() << bit_cast::<PV_BITS, 32>(self.b_sh.q.val());
+        self.pv_x1.next = bit_cast::<PV_BITS, 48>(self.b_m1.q.val());
+        if (self.b_m1.q.val() & self.sign48.val()).any() {
+            self.pv_x1.next = bit_cast::<PV_BITS, 48>(self.b_m1.q.val()) | self.ext48.val();
+        }
+        self.pv_x1.next = self.pv_x1.val() << bit_cast::<PV_BITS, 32>(self.b_sh.q.val());
+        self.acc_e.write_addr.next = self.b_pair.q.val();
+        self.acc_o.write_addr.next = self.b_pair.q.val();
+        self.acc_e.write_enable.next = self.b_valid.q.val();
+        self.acc_o.write_enable.next = self.b_valid.q.val();
+        self.acc_e.write_data.next = self.acc_e.read_data.val() + self.pv_x0.val();
+        self.acc_o.write_data.next = self.acc_o.read_data.val() + self.pv_x1.val();
+        if self.b_first.q.val() {
+            self.acc_e.write_data.next = self.pv_x0.val();
+            self.acc_o.write_data.next = self.pv_x1.val();
+        }
+        // The output: accumulator d (bank d mod 2) into its lane.
+        self.pv_round.clock.next = self.clock.val();
+        self.pv_round.valid.next = self.p_valid[0].q.val()
+            & ((self.state.q.val() == State::PvOut) | (self.state.q.val() == State::PvDrain));
+        self.pv_round.x.next = self.acc_e.read_data.val();
+        if self.p_off[0].q.val().get_bit(0) {
+            self.pv_round.x.next = self.acc_o.read_data.val();
+        }
+        self.pv_round.exp.next = self.pv_exp.val();
         // ---- RMSNORM's datapath. Pass 1: the lanes read a cycle earlier (past the end: 0).
         for j in 0..self._lanes {
             self.sumsq[j].clock.next = self.clock.val();
@@ -2130,6 +2575,11 @@ pub enum State {
     KvHold,
     KvPush,
     KvWait,
+    AttnSetup,
+    AttnStream,
+    PvOut,
+    PvDrain,
+    AttnNext,
     Drain,
     Next,
     Unsupported,
