@@ -157,17 +157,26 @@ fn loadp_add_store_argmax_on_fpga_ecp5() {
     vector_program("fpga-ecp5", 29, 3);
 }
 
+/// KVSTORE before any KVCFG: the core stops the launch with status OPERAND at that instruction
+/// (the simulator's error is "no KV geometry").
 #[test]
-fn an_instruction_not_built_yet_stops_the_launch_with_its_error() {
+fn an_operand_the_core_cannot_take_stops_the_launch_with_its_error() {
     let mut s = system("tiny");
-    load_program(&mut s, &[Instr::Softmax { addr: 0 }, Instr::Halt {}]);
+    load_program(
+        &mut s,
+        &[
+            Instr::Argmax { src: 0, len: 1 },
+            Instr::KvStore { src: 0, base: 0 },
+            Instr::Halt {},
+        ],
+    );
     s.write_csr(csr::COLUMNS, 1);
     s.write_csr(csr::CONTROL, csr::CMD_LAUNCH as u32);
     s.run_until_idle(10_000).expect("stops");
     let st = s.read_csr(csr::STATUS);
-    assert_eq!(st >> 8, status::UNSUPPORTED as u32, "status {st:#x}");
+    assert_eq!(st >> 8, status::OPERAND as u32, "status {st:#x}");
     assert_eq!(st & 4, 4);
-    assert_eq!(s.read_csr(csr::PC), 0);
+    assert_eq!(s.read_csr(csr::PC), 1);
 }
 
 /// Quantise a vector (QUANT, one or two segments), stream a quantised matrix (WFETCH) and
@@ -275,7 +284,8 @@ fn quant_wfetch_matmul_on_fpga_ecp5() {
 }
 
 /// Lanes `v` into vector memory at lane `at` of every column: LOADP them to parameter word
-/// `pmem`, then ADD them to lanes nothing has written (zero in a new core).
+/// `pmem`, then ADD them to lanes nothing has written (zero in a new core). The lanes there are
+/// [`in_vector`]`(v)`.
 fn to_vector(s: &mut System<SimpleMemory>, dram: u32, pmem: u32, at: u32, v: &[i32]) -> Vec<Instr> {
     put_words(s, dram, v);
     let len = v.len() as u32;
@@ -293,6 +303,12 @@ fn to_vector(s: &mut System<SimpleMemory>, dram: u32, pmem: u32, at: u32, v: &[i
             b_param: 1,
         },
     ]
+}
+
+/// What [`to_vector`] leaves in vector memory: `vf_add(0, v)`, which saturates `i32::MIN` to the
+/// symmetric lane range.
+fn in_vector(v: &[i32]) -> Vec<i32> {
+    v.iter().map(|&x| vf_add(0, x)).collect()
 }
 
 fn launch(s: &mut System<SimpleMemory>, program: &[Instr], columns: u32) -> u64 {
@@ -362,6 +378,7 @@ fn norm_and_silu_program(preset: &str, n: usize, seed: u64) {
         Instr::Halt {},
     ]);
     let cycles = launch(&mut s, &program, 2);
+    let (x, u) = (in_vector(&x), in_vector(&u));
     let want_n = rms_norm(&x, &params).unwrap();
     let want_s: Vec<i32> = x
         .iter()
@@ -616,8 +633,8 @@ fn score_pv_program(preset: &str, heads: usize, dim: usize, seed: u64) {
         s.write_csr(csr::column(c, csr::SEQ), seq[c] as u32);
     }
     let cycles = launch(&mut s, &program, cols as u32);
-    let qa = quantize_block(&q, VF_FRAC_BITS);
-    let pu: Vec<u32> = p.iter().map(|&x| x as u32).collect();
+    let qa = quantize_block(&in_vector(&q), VF_FRAC_BITS);
+    let pu: Vec<u32> = in_vector(&p).iter().map(|&x| x as u32).collect();
     for c in 0..cols {
         let t = pos[c] as usize + 1;
         let want: Vec<i32> = keys[c]
@@ -642,4 +659,99 @@ fn score_and_pv_on_tiny() {
 #[test]
 fn score_and_pv_on_fpga_ecp5() {
     score_pv_program("fpga-ecp5", 3, 16, 43);
+}
+
+/// SOFTMAX of each column's first `POS + 1` lanes (rows of different lengths, ties, extremes)
+/// and ROPE of several heads at each column's `POS`: against `softmax` and `apply_rope`.
+fn softmax_rope_program(preset: &str, heads: usize, dim: usize, seed: u64) {
+    use tokenfab_isa::layout::encode_rope_steps;
+    use tokenfab_isa::numerics::rope::{apply_rope, phase_steps};
+    use tokenfab_isa::numerics::softmax::softmax;
+    let config = AccelConfig::preset(preset).unwrap();
+    let cols = config.max_columns.min(3);
+    let mut s = system(preset);
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    let pos = [37u32, 0, 90];
+    let n = 96usize;
+    let x: Vec<i32> = (0..n)
+        .map(|i| match i % 11 {
+            0 => lane(&mut r),
+            1 => 5 << 16,
+            _ => r.random_range(-(12 << 16)..(12 << 16)),
+        })
+        .collect();
+    let lanes = heads * dim;
+    let h: Vec<i32> = (0..lanes).map(|_| lane(&mut r)).collect();
+    let inv: Vec<f32> = (0..dim / 2)
+        .map(|i| 1.0 / 500_000f32.powf(2.0 * i as f32 / dim as f32))
+        .collect();
+    let steps = phase_steps(&inv).unwrap();
+    let step_words: Vec<i32> = encode_rope_steps(&steps)
+        .iter()
+        .map(|&w| w as i32)
+        .collect();
+    put_words(&mut s, 0xB000, &step_words);
+    let (xv, hv) = (9u32, 200u32);
+    let (out_x, out_h) = (0x1_0000u32, 0x2_0000u32);
+    let mut program = vec![Instr::LoadParams {
+        dram: 0xB000,
+        pmem: 2000,
+        words: step_words.len() as u32,
+    }];
+    program.extend(to_vector(&mut s, 0x9000, 3, xv, &x));
+    program.extend(to_vector(&mut s, 0xA000, 3 + n as u32, hv, &h));
+    program.extend([
+        Instr::Softmax { addr: xv },
+        Instr::Rope {
+            addr: hv,
+            heads: heads as u32,
+            head_dim: dim as u32,
+            steps: 2000,
+        },
+        Instr::Store {
+            src: xv,
+            dram: out_x as u64,
+            len: n as u32,
+        },
+        Instr::Store {
+            src: hv,
+            dram: out_h as u64,
+            len: lanes as u32,
+        },
+        Instr::Halt {},
+    ]);
+    for c in 0..cols {
+        s.write_csr(csr::column(c, csr::POS), pos[c]);
+    }
+    let cycles = launch(&mut s, &program, cols as u32);
+    let (x, h) = (in_vector(&x), in_vector(&h));
+    for c in 0..cols {
+        let t = pos[c] as usize + 1;
+        let mut want: Vec<i32> = softmax(&x[..t])
+            .unwrap()
+            .iter()
+            .map(|&p| p as i32)
+            .collect();
+        want.extend(&x[t..]);
+        let got = words(&s, out_x + 4 * n as u32 * c as u32, n);
+        assert_eq!(got, want, "SOFTMAX column {c}");
+        let mut want = h.clone();
+        for head in want.chunks_exact_mut(dim) {
+            apply_rope(head, &steps, pos[c]).unwrap();
+        }
+        let got = words(&s, out_h + 4 * lanes as u32 * c as u32, lanes);
+        assert_eq!(got, want, "ROPE column {c}");
+    }
+    eprintln!("{preset}: SOFTMAX of 96 lanes + ROPE of {heads} heads of {dim}, {cols} columns: {cycles} cycles");
+}
+
+#[test]
+fn softmax_and_rope_on_tiny() {
+    softmax_rope_program("tiny", 3, 32, 51);
+    softmax_rope_program("tiny", 2, 6, 52);
+}
+
+#[test]
+fn softmax_and_rope_on_fpga_ecp5() {
+    softmax_rope_program("fpga-ecp5", 2, 16, 53);
 }

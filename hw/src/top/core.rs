@@ -24,11 +24,15 @@ use super::stream::WeightStream;
 use super::{csr, many, status};
 use crate::blocks::argmax::{Argmax, INDEX_BITS};
 use crate::blocks::decoder::{Decoder, FIELD_OUT_BITS, OP_BITS};
+use crate::blocks::exp::{self, ExpNeg};
 use crate::blocks::lane_round::{self, ScalePow2Sat};
 use crate::blocks::quant::{AbsMax, QuantRound, QuantShift, ROUND_LATENCY, SHIFT_BITS};
+use crate::blocks::reciprocal::Reciprocal;
 use crate::blocks::rms::{NormScale, Rsqrt, SumSq, SCALE_LATENCY, SUM_BITS};
+use crate::blocks::rope::{self as rope_block, RopePair};
 use crate::blocks::score::{self, ScoreScale, DOT_BITS};
 use crate::blocks::silu::{self, Silu};
+use crate::blocks::softmax::{ProbScale, SumU, PROB_LATENCY, SUM_BITS as SM_SUM_BITS};
 use crate::blocks::vf_add::VfAdd;
 use crate::blocks::vf_mul::{self, Mul32x32, VfMul};
 
@@ -124,6 +128,11 @@ struct Fields {
     pv_dst: usize,
     pv_base: usize,
     pv_head: usize,
+    sm_addr: usize,
+    ro_addr: usize,
+    ro_heads: usize,
+    ro_dim: usize,
+    ro_steps: usize,
 }
 
 impl Fields {
@@ -181,6 +190,11 @@ impl Fields {
             pv_dst: field(Opcode::WeightedSum, "dst"),
             pv_base: field(Opcode::WeightedSum, "base"),
             pv_head: field(Opcode::WeightedSum, "kv_head"),
+            sm_addr: field(Opcode::Softmax, "addr"),
+            ro_addr: field(Opcode::Rope, "addr"),
+            ro_heads: field(Opcode::Rope, "heads"),
+            ro_dim: field(Opcode::Rope, "head_dim"),
+            ro_steps: field(Opcode::Rope, "steps"),
         }
     }
 }
@@ -440,6 +454,29 @@ pub struct Core {
     pv_round: ScalePow2Sat<PV_BITS, { PV_BITS + 31 }, 32>,
     ext48: Constant<Bits<PV_BITS>>,
     sign48: Constant<Bits<48>>,
+    // SOFTMAX: the row's maximum, exp_neg of the differences written back in place with their
+    // sum, the sum's reciprocal, the probabilities written over the exps.
+    sm_max: DFF<Bits<32>>,
+    sm_cand: Vec<Signal<Local, Bits<32>>>,
+    sm_flip: Constant<Bits<32>>,
+    sm_diff: Vec<Signal<Local, Bits<32>>>,
+    sm_neg_lim: Constant<Bits<32>>,
+    sm_m30: Constant<Bits<8>>,
+    sm_exp: Vec<ExpNeg>,
+    sm_sum: SumU,
+    sm_recip: Reciprocal,
+    sm_mant: DFF<Bits<32>>,
+    sm_shift: DFF<Bits<8>>,
+    sm_prob: Vec<ProbScale>,
+    // ROPE: one pair every other clock; the pair, the head, the x lane's offset in the heads.
+    rope: RopePair,
+    ro_i: DFF<Bits<11>>,
+    ro_h: DFF<Bits<12>>,
+    ro_off: DFF<Bits<COUNT_BITS>>,
+    ro_half: DFF<Bits<COUNT_BITS>>,
+    ro_heads: DFF<Bits<12>>,
+    ro_odd: DFF<Bit>,
+    ro_y: DFF<Bits<32>>,
     sel_a: Vec<Signal<Local, Bits<32>>>,
     sel_b: Vec<Signal<Local, Bits<32>>>,
     opcode: Signal<Local, Bits<OP_BITS>>,
@@ -487,6 +524,8 @@ pub struct Core {
     op_kvstore: Constant<Bits<OP_BITS>>,
     op_score: Constant<Bits<OP_BITS>>,
     op_pv: Constant<Bits<OP_BITS>>,
+    op_softmax: Constant<Bits<OP_BITS>>,
+    op_rope: Constant<Bits<OP_BITS>>,
     pv_exp: Constant<Bits<32>>,
     e_operand: Constant<Bits<8>>,
     embed_max_groups: Constant<Bits<COUNT_BITS>>,
@@ -503,6 +542,9 @@ pub struct Core {
     _tap_embed: usize,
     _tap_score: usize,
     _tap_pv: usize,
+    _tap_exp: usize,
+    _tap_prob: usize,
+    _tap_rope: usize,
 }
 
 fn consts<const N: usize>(n: usize, f: impl Fn(usize) -> u64) -> Vec<Constant<Bits<N>>> {
@@ -749,6 +791,26 @@ impl Core {
             pv_round: Default::default(),
             ext48: Constant::new(crate::blocks::lane_round::wide::<PV_BITS>(-1) << 48u64),
             sign48: Constant::new((1u64 << 47).into()),
+            sm_max: Default::default(),
+            sm_cand: many(lanes),
+            sm_flip: Constant::new((1u64 << 31).into()),
+            sm_diff: many(lanes),
+            sm_neg_lim: Constant::new(((-i32::MAX) as u32 as u64).into()),
+            sm_m30: Constant::new(((-30i64) as u8 as u64).into()),
+            sm_exp: many(lanes),
+            sm_sum: SumU::new(lanes),
+            sm_recip: Default::default(),
+            sm_mant: Default::default(),
+            sm_shift: Default::default(),
+            sm_prob: many(lanes),
+            rope: Default::default(),
+            ro_i: Default::default(),
+            ro_h: Default::default(),
+            ro_off: Default::default(),
+            ro_half: Default::default(),
+            ro_heads: Default::default(),
+            ro_odd: Default::default(),
+            ro_y: Default::default(),
             sel_a: many(lanes),
             sel_b: many(lanes),
             opcode: Default::default(),
@@ -794,6 +856,8 @@ impl Core {
             op_kvstore: opc(Opcode::KvStore),
             op_score: opc(Opcode::Score),
             op_pv: opc(Opcode::WeightedSum),
+            op_softmax: opc(Opcode::Softmax),
+            op_rope: opc(Opcode::Rope),
             pv_exp: Constant::new((PV_OUT_EXP as u32 as u64).into()),
             e_operand: k(status::OPERAND),
             embed_max_groups: Constant::new((EMBED_MAX_GROUPS as u64).into()),
@@ -809,6 +873,9 @@ impl Core {
             _tap_embed: EMBED_TAP,
             _tap_score: score::LATENCY,
             _tap_pv: lane_round::LATENCY,
+            _tap_exp: exp::LATENCY,
+            _tap_prob: PROB_LATENCY,
+            _tap_rope: rope_block::LATENCY,
         }
     }
 }
@@ -824,7 +891,8 @@ impl Logic for Core {
             n_eps, n_gexp, n_mant, n_shift, r_grp, e_addr, e_phase, e_win, e_have, e_g, e_exp,
             e_half, e_q, e_neg, e_prod, k_h, k_step, k_acc, k_src, k_op, k_pos, k_q, k_w, s_mant,
             s_exp, sq_exp, s_sum, a_valid, a_word, a_w, a_last, a_first, a_t, a_p, a_sh, dot,
-            sc_exp, b_valid, b_m0, b_m1, b_sh, b_pair, b_first
+            sc_exp, b_valid, b_m0, b_m1, b_sh, b_pair, b_first, sm_max, sm_mant, sm_shift, ro_i,
+            ro_h, ro_off, ro_half, ro_heads, ro_odd, ro_y
         );
         for c in 0..self._columns {
             self.tok[c].clock.next = self.clock.val();
@@ -1157,6 +1225,54 @@ impl Logic for Core {
                 self.w_lane[0].next = self.pv_round.y.val();
                 self.w_en[0].next = self.p_valid[t].q.val();
             }
+        }
+        if (self.state.q.val() == State::SmExp) | (self.state.q.val() == State::SmSum) {
+            for t in self._tap_exp..(self._tap_exp + 1) {
+                self.tap_off.next = self.p_off[t].q.val();
+                self.wr_addr.next =
+                    self.r_d.q.val() + bit_cast::<ADDR_BITS, COUNT_BITS>(self.tap_off.val());
+                self.wr_col.next = self.p_col[t].q.val();
+                for j in 0..self._lanes {
+                    self.w_lane[j].next = self.sm_exp[j].e.val();
+                    self.w_en[j].next =
+                        self.p_valid[t].q.val() & (self.p_rem[t].q.val() > self.lane_idx[j].val());
+                }
+            }
+        }
+        if (self.state.q.val() == State::SmProb) | (self.state.q.val() == State::SmDrain) {
+            for t in self._tap_prob..(self._tap_prob + 1) {
+                self.tap_off.next = self.p_off[t].q.val();
+                self.wr_addr.next =
+                    self.r_d.q.val() + bit_cast::<ADDR_BITS, COUNT_BITS>(self.tap_off.val());
+                self.wr_col.next = self.p_col[t].q.val();
+                for j in 0..self._lanes {
+                    self.w_lane[j].next = self.sm_prob[j].p.val();
+                    self.w_en[j].next =
+                        self.p_valid[t].q.val() & (self.p_rem[t].q.val() > self.lane_idx[j].val());
+                }
+            }
+        }
+        if (self.state.q.val() == State::RopeIssue) | (self.state.q.val() == State::RopeDrain) {
+            // x' at the pair's x lane; y' (held a clock) half a head on, the next clock.
+            for j in 0..self._lanes {
+                self.w_en[j].next = false;
+            }
+            for t in self._tap_rope..(self._tap_rope + 1) {
+                self.tap_off.next = self.p_off[t].q.val();
+                self.wr_col.next = self.p_col[t].q.val();
+                self.w_lane[0].next = self.rope.x_out.val();
+                self.w_en[0].next = self.p_valid[t].q.val();
+            }
+            for t in (self._tap_rope + 1)..(self._tap_rope + 2) {
+                if self.p_valid[t].q.val() {
+                    self.tap_off.next = self.p_off[t].q.val() + self.ro_half.q.val();
+                    self.wr_col.next = self.p_col[t].q.val();
+                    self.w_lane[0].next = self.ro_y.q.val();
+                    self.w_en[0].next = true;
+                }
+            }
+            self.wr_addr.next =
+                self.r_a.q.val() + bit_cast::<ADDR_BITS, COUNT_BITS>(self.tap_off.val());
         }
         if self.state.q.val() == State::EmbedRun {
             for t in self._tap_embed..(self._tap_embed + 1) {
@@ -1553,6 +1669,40 @@ impl Logic for Core {
                     self.k_h.d.next = bit_cast::<8, FIELD_OUT_BITS>(self.field.val());
                     self.k_op.d.next = 2.into();
                     self.state.d.next = State::KvCheck;
+                }
+                if self.opcode.val() == self.op_softmax.val() {
+                    for f in self._f.sm_addr..(self._f.sm_addr + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_a.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    self.r_d.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    self.state.d.next = State::SmStart;
+                }
+                if self.opcode.val() == self.op_rope.val() {
+                    for f in self._f.ro_addr..(self._f.ro_addr + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_a.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.ro_heads..(self._f.ro_heads + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.ro_heads.d.next = bit_cast::<12, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.ro_steps..(self._f.ro_steps + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.r_b.d.next = bit_cast::<ADDR_BITS, FIELD_OUT_BITS>(self.field.val());
+                    for f in self._f.ro_dim..(self._f.ro_dim + 1usize) {
+                        self.field.next = self.decoder.fields[f].val();
+                    }
+                    self.ro_half.d.next =
+                        bit_cast::<COUNT_BITS, FIELD_OUT_BITS>(self.field.val() >> 1);
+                    self.r_flag.d.next = false;
+                    self.state.d.next = State::RopeStart;
+                    if self.field.val().get_bit(0) {
+                        // An odd head has no pairs (the spec's error).
+                        self.error.d.next = self.e_operand.val();
+                        self.state.d.next = State::Fail;
+                    }
                 }
                 if self.opcode.val() == self.op_kvcfg.val() {
                     for f in self._f.kv_heads..(self._f.kv_heads + 1usize) {
@@ -2215,6 +2365,105 @@ impl Logic for Core {
                     self.state.d.next = State::Next;
                 }
             }
+            State::SmStart => {
+                // A row of POS + 1 lanes for this column.
+                self.r_len.d.next = bit_cast::<COUNT_BITS, 32>(self.c_pos.val() + 1);
+                self.idx.d.next = 0.into();
+                self.state.d.next = State::SmMax;
+            }
+            State::SmMax => {
+                // Pass 1: the row's maximum, the lanes read a cycle earlier folded in below.
+                self.v_valid.d.next = true;
+                self.v_col.d.next = self.col.q.val();
+                self.v_rem.d.next = self.r_len.q.val() - self.idx.q.val();
+                self.idx.d.next = self.idx.q.val() + self.lanes.val();
+                if (self.idx.q.val() + self.lanes.val()) >= self.r_len.q.val() {
+                    self.idx.d.next = 0.into();
+                    self.state.d.next = State::SmMaxLast;
+                }
+            }
+            State::SmMaxLast => {
+                self.state.d.next = State::SmExp;
+            }
+            State::SmExp => {
+                // Pass 2: exp_neg(x - m) written in place and summed.
+                self.i_valid.next = true;
+                self.v_col.d.next = self.col.q.val();
+                self.idx.d.next = self.idx.q.val() + self.lanes.val();
+                if (self.idx.q.val() + self.lanes.val()) >= self.r_len.q.val() {
+                    self.idx.d.next = 0.into();
+                    self.q_wait.d.next = 0.into();
+                    self.state.d.next = State::SmSum;
+                }
+            }
+            State::SmSum => {
+                // The last exps drain into the sum (SUM_LATENCY after the pipe empties); its
+                // reciprocal's shift is -30 - exp.
+                if !self.p_busy.val() {
+                    self.q_wait.d.next = self.q_wait.q.val() + 1;
+                }
+                if self.sm_recip.out_valid.val() {
+                    self.sm_mant.d.next = self.sm_recip.mant.val();
+                    self.sm_shift.d.next = self.sm_m30.val() - self.sm_recip.exp.val();
+                    self.state.d.next = State::SmProb;
+                }
+            }
+            State::SmProb => {
+                // Pass 3: each exp times the reciprocal, written over it.
+                self.i_valid.next = true;
+                self.v_col.d.next = self.col.q.val();
+                self.idx.d.next = self.idx.q.val() + self.lanes.val();
+                if (self.idx.q.val() + self.lanes.val()) >= self.r_len.q.val() {
+                    self.idx.d.next = 0.into();
+                    self.state.d.next = State::SmDrain;
+                }
+            }
+            State::SmDrain => {
+                if !self.p_busy.val() {
+                    self.col.d.next = self.col.q.val() + 1;
+                    self.state.d.next = State::SmStart;
+                    if (self.col.q.val() + 1) >= self.columns.q.val() {
+                        self.state.d.next = State::Next;
+                    }
+                }
+            }
+            State::RopeStart => {
+                self.ro_i.d.next = 0.into();
+                self.ro_h.d.next = 0.into();
+                self.ro_off.d.next = 0.into();
+                self.ro_odd.d.next = false;
+                self.state.d.next = State::RopeIssue;
+                if !self.ro_heads.q.val().any() | !self.ro_half.q.val().any() {
+                    self.state.d.next = State::Next;
+                }
+            }
+            State::RopeIssue => {
+                // A pair every other clock (its two results take the write port one each).
+                self.v_col.d.next = self.col.q.val();
+                self.ro_odd.d.next = !self.ro_odd.q.val();
+                if !self.ro_odd.q.val() {
+                    self.i_valid.next = true;
+                    self.ro_i.d.next = self.ro_i.q.val() + 1;
+                    self.ro_off.d.next = self.ro_off.q.val() + 1;
+                    if bit_cast::<COUNT_BITS, 11>(self.ro_i.q.val() + 1) >= self.ro_half.q.val() {
+                        self.ro_i.d.next = 0.into();
+                        self.ro_h.d.next = self.ro_h.q.val() + 1;
+                        self.ro_off.d.next = self.ro_off.q.val() + self.ro_half.q.val() + 1;
+                        if (self.ro_h.q.val() + 1) >= self.ro_heads.q.val() {
+                            self.state.d.next = State::RopeDrain;
+                        }
+                    }
+                }
+            }
+            State::RopeDrain => {
+                if !self.p_busy.val() {
+                    self.col.d.next = self.col.q.val() + 1;
+                    self.state.d.next = State::RopeStart;
+                    if (self.col.q.val() + 1) >= self.columns.q.val() {
+                        self.state.d.next = State::Next;
+                    }
+                }
+            }
             State::Drain => {
                 self.state.d.next = State::Next;
             }
@@ -2469,6 +2718,98 @@ impl Logic for Core {
             self.pv_round.x.next = self.acc_o.read_data.val();
         }
         self.pv_round.exp.next = self.pv_exp.val();
+        // ---- SOFTMAX's datapath. Pass 1: the running maximum of the lanes read a cycle ago
+        // (signed order: compared with the sign bits flipped).
+        for j in 0..self._lanes {
+            self.sm_cand[j].next = self.sm_max.q.val();
+        }
+        for j in 1..self._lanes {
+            self.sm_cand[j].next = self.sm_cand[j - 1].val();
+        }
+        if self.v_valid.q.val()
+            & (self.v_rem.q.val() > self.lane_idx[0].val())
+            & ((self.sel_a[0].val() ^ self.sm_flip.val())
+                > (self.sm_max.q.val() ^ self.sm_flip.val()))
+        {
+            self.sm_cand[0].next = self.sel_a[0].val();
+        }
+        for j in 1..self._lanes {
+            self.sm_cand[j].next = self.sm_cand[j - 1].val();
+            if self.v_valid.q.val()
+                & (self.v_rem.q.val() > self.lane_idx[j].val())
+                & ((self.sel_a[j].val() ^ self.sm_flip.val())
+                    > (self.sm_cand[j - 1].val() ^ self.sm_flip.val()))
+            {
+                self.sm_cand[j].next = self.sel_a[j].val();
+            }
+        }
+        for j in (self._lanes - 1)..self._lanes {
+            self.sm_max.d.next = self.sm_cand[j].val();
+        }
+        if (self.state.q.val() != State::SmMax) & (self.state.q.val() != State::SmMaxLast) {
+            self.sm_max.d.next = self.sm_max.q.val();
+        }
+        if self.state.q.val() == State::SmStart {
+            self.sm_max.d.next = self.sm_flip.val();
+        }
+        // Pass 2: vf_sub(x, m), exp_neg, the sum. Every lane of the row is at most m, so the
+        // 32-bit difference wrapped exactly when it is positive or i32::MIN: then the spec's
+        // saturation gives the lane minimum (whose exp is 0 anyway).
+        for j in 0..self._lanes {
+            self.sm_diff[j].next = self.sel_a[j].val() - self.sm_max.q.val();
+            self.sm_exp[j].clock.next = self.clock.val();
+            self.sm_exp[j].valid.next =
+                self.p_valid[0].q.val() & (self.state.q.val() == State::SmExp);
+            self.sm_exp[j].d.next = self.sm_diff[j].val();
+            if (!self.sm_diff[j].val().get_bit(31) & self.sm_diff[j].val().any())
+                | (self.sm_diff[j].val() == self.sm_flip.val())
+            {
+                self.sm_exp[j].d.next = self.sm_neg_lim.val();
+            }
+        }
+        self.sm_sum.clock.next = self.clock.val();
+        for t in self._tap_exp..(self._tap_exp + 1) {
+            self.sm_sum.valid.next = self.p_valid[t].q.val()
+                & ((self.state.q.val() == State::SmExp) | (self.state.q.val() == State::SmSum));
+            self.sm_sum.first.next = !self.p_off[t].q.val().any();
+            for j in 0..self._lanes {
+                self.sm_sum.x[j].next = self.sm_exp[j].e.val();
+                self.sm_sum.en[j].next = self.p_rem[t].q.val() > self.lane_idx[j].val();
+            }
+        }
+        self.sm_recip.clock.next = self.clock.val();
+        self.sm_recip.valid.next =
+            (self.state.q.val() == State::SmSum) & (self.q_wait.q.val() == 2);
+        self.sm_recip.x.next = bit_cast::<64, SM_SUM_BITS>(self.sm_sum.sum.val());
+        // Pass 3: the probabilities.
+        for j in 0..self._lanes {
+            self.sm_prob[j].clock.next = self.clock.val();
+            self.sm_prob[j].valid.next =
+                self.p_valid[0].q.val() & (self.state.q.val() == State::SmProb);
+            self.sm_prob[j].e.next = self.sel_a[j].val();
+            self.sm_prob[j].mant.next = self.sm_mant.q.val();
+            self.sm_prob[j].shift.next = self.sm_shift.q.val();
+        }
+        // ---- ROPE's datapath: x from port A, y from port B half a head on, the step's two
+        // parameter words; y' waits a clock for the write port.
+        if (self.state.q.val() == State::RopeIssue) | (self.state.q.val() == State::RopeDrain) {
+            self.p_off[0].d.next = self.ro_off.q.val();
+            self.rp_a.addr.next =
+                self.r_a.q.val() + bit_cast::<ADDR_BITS, COUNT_BITS>(self.ro_off.q.val());
+            self.rp_b.addr.next = self.r_a.q.val()
+                + bit_cast::<ADDR_BITS, COUNT_BITS>(self.ro_off.q.val() + self.ro_half.q.val());
+            self.rp_p.addr.next =
+                self.r_b.q.val() + (bit_cast::<ADDR_BITS, 11>(self.ro_i.q.val()) << 1);
+        }
+        self.rope.clock.next = self.clock.val();
+        self.rope.valid.next = self.p_valid[0].q.val()
+            & ((self.state.q.val() == State::RopeIssue) | (self.state.q.val() == State::RopeDrain));
+        self.rope.x.next = self.rp_a.data[0].val();
+        self.rope.y.next = self.rp_b.data[0].val();
+        self.rope.step.next = bit_cast::<48, 32>(self.rp_p.data[0].val())
+            | (bit_cast::<48, 16>(self.rp_p.data[1].val().get_bits::<16>(0)) << 32);
+        self.rope.pos.next = self.c_pos.val();
+        self.ro_y.d.next = self.rope.y_out.val();
         // ---- RMSNORM's datapath. Pass 1: the lanes read a cycle earlier (past the end: 0).
         for j in 0..self._lanes {
             self.sumsq[j].clock.next = self.clock.val();
@@ -2580,6 +2921,16 @@ pub enum State {
     PvOut,
     PvDrain,
     AttnNext,
+    SmStart,
+    SmMax,
+    SmMaxLast,
+    SmExp,
+    SmSum,
+    SmProb,
+    SmDrain,
+    RopeStart,
+    RopeIssue,
+    RopeDrain,
     Drain,
     Next,
     Unsupported,
