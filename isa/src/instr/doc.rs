@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use super::table::{INSTRUCTIONS, INSTR_BITS, OPCODE_BITS};
+use super::LAUNCH_STATE;
 use crate::numerics::widths::WIDTHS;
 
 /// The command that regenerates the document (printed in its header).
@@ -31,6 +32,7 @@ pub fn render() -> String {
          hold the opcode; the fields follow from bit {OPCODE_BITS} upwards in the order listed, \
          unsigned; unused high bits must be zero.\n"
     );
+    let _ = writeln!(w, "## Launch state\n\n{LAUNCH_STATE}\n");
     let _ = writeln!(w, "## Summary\n");
     let _ = writeln!(w, "| opcode | mnemonic | unit | bits used |");
     let _ = writeln!(w, "| --- | --- | --- | --- |");

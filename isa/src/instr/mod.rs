@@ -20,11 +20,10 @@
 //! - **Weight FIFO**: byte streams queued by `WFETCH`, consumed in order by `MATMUL`.
 //! - **KV geometry registers** `KVHEADS`, `KVDIM`, `KVCTX`, set by `KVCFG`.
 //!
-//! **Launch state.** Every launch starts with all three on-chip memories zero, the weight FIFO
-//! empty, the KV geometry registers unset (an instruction that needs them before `KVCFG` is an
-//! error) and `OUT[n] = 0`; DRAM keeps its contents between launches (the KV cache is the state
-//! a sequence carries from step to step). At `HALT` the weight FIFO must be empty: a stream that
-//! no `MATMUL` consumed is a program error.
+//! **Launch state.** The on-chip memories start every launch undefined, so a program writes
+//! each word before it reads it; the weight FIFO starts empty, the KV geometry registers unset
+//! and `OUT[n] = 0`; DRAM keeps its contents. [`LAUNCH_STATE`] is the rule in full (it is
+//! printed in `docs/isa.md`).
 //!
 //! **Order.** Instructions take effect in program order, with one exception that is the point of
 //! the design: `WFETCH` streams may be fetched ahead of the instructions before them, into a
@@ -45,6 +44,24 @@ pub use table::{
 };
 
 use thiserror::Error;
+
+/// The launch-state rule: what a launch may assume about the machine's state when it starts.
+pub const LAUNCH_STATE: &str = "\
+At the start of every launch the contents of the three on-chip memories (vector, activation \
+and parameter memory) are undefined: the hardware does not clear them, since clearing would \
+cost a cycle per word every step, so a word may hold anything, including what an earlier \
+launch left in it. A program must write a word in the launch before it reads it: parameter \
+memory is written by `LOADP`, vector memory by `EMBED`, `MATMUL`, `SCORE`, `PV` and the \
+vector instructions that have a `dst`, activation memory by `QUANT`. Every read counts, \
+including the read half of an in-place instruction (`ROPE`, `SOFTMAX`); a word written in one \
+launch must be written again before the next launch reads it. A read of a word not written \
+since the launch began is a program error: the functional simulator rejects it, naming the \
+memory, the column (for the per-column memories) and the address.
+
+The weight FIFO starts empty, the KV geometry registers unset (an instruction that needs them \
+before `KVCFG` is an error) and `OUT[n] = 0`. DRAM keeps its contents between launches: the \
+KV cache is the state a sequence carries from step to step. At `HALT` the weight FIFO must be \
+empty: a stream that no `MATMUL` consumed is a program error.";
 
 /// Errors of encoding and decoding instructions.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
