@@ -45,6 +45,10 @@ fn column_note(column: Option<usize>) -> String {
     column.map_or(String::new(), |c| format!(", column {c}"))
 }
 
+fn bank_note(column: Option<usize>) -> String {
+    column.map_or(String::new(), |c| format!(" column {c}"))
+}
+
 /// Why the columns of a launch were refused.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum LaunchError {
@@ -75,6 +79,16 @@ pub enum ExecError {
         addr: u64,
         len: u64,
         size: u64,
+    },
+    /// A read of an on-chip memory word that this launch has not written: the ISA leaves the
+    /// memories undefined at the start of a launch. `column` is the bank of a per-column
+    /// memory (`None` for the shared parameter memory); `addr` is the first such word read.
+    #[error("{memory}{}, {unit} {addr}: read before this launch wrote it (on-chip memory is undefined at launch; a program must write a word before reading it)", bank_note(*column))]
+    Unwritten {
+        memory: &'static str,
+        unit: &'static str,
+        column: Option<usize>,
+        addr: u64,
     },
     /// A DRAM access that does not lie inside one region of the memory map.
     #[error("DRAM access [0x{addr:x}, 0x{addr:x}+{len}) is not inside one region of the memory map ({map})")]

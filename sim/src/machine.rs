@@ -70,7 +70,8 @@ impl Machine {
         &mut self.state.dram
     }
 
-    /// The on-chip memories as the last launch left them (for tests and tools).
+    /// The on-chip memories as the last launch left them (for tests and tools): a read succeeds
+    /// only for words that launch wrote.
     pub fn sram(&self) -> &crate::memory::Sram {
         &self.state.sram
     }

@@ -94,10 +94,11 @@ impl State {
         }
     }
 
-    /// What a launch starts from: cleared on-chip memories, an empty FIFO, unset KV geometry and
-    /// `OUT` registers at 0. DRAM (the image, the KV cache) is kept.
+    /// What a launch starts from: on-chip memories with no word written (their contents are
+    /// undefined, and reading one before writing it is an error), an empty FIFO, unset KV
+    /// geometry and `OUT` registers at 0. DRAM (the image, the KV cache) is kept.
     pub fn reset_for_launch(&mut self) {
-        self.sram.clear();
+        self.sram.begin_launch();
         self.fifo.clear();
         self.kv = KvGeometry::default();
         self.out.fill(0);

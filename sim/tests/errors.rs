@@ -13,11 +13,15 @@ fn col(token: u32, pos: u32, seq: u32) -> Column {
     Column { token, pos, seq }
 }
 
-/// Launch a program of `code` (plus HALT) over a 256-byte image; the error.
+/// Bytes of an all-zero embedding table of 32 lanes a row for the test programs' vocabulary
+/// of 16: [`zero_lanes`] reads one.
+const ZERO_TABLE: usize = 16 * (4 + 2 + 32);
+
+/// Launch a program of `code` (plus HALT) over a 1024-byte image of zeros; the error.
 fn fails(code: Vec<Instr>, cols: &[Column]) -> SimError {
     fails_with(
         Image {
-            bytes: vec![0; 256],
+            bytes: vec![0; 1024],
         },
         code,
         cols,
@@ -35,6 +39,32 @@ fn fails_with(img: Image, mut code: Vec<Instr>, cols: &[Column]) -> SimError {
     }
 }
 
+/// `EMBED` a row of the all-zero table ([`ZERO_TABLE`] bytes) at `dram` into lanes `[0, 32)`: memories are
+/// undefined at a launch's start, so a program writes what it reads.
+fn zero_lanes(dram: u64) -> Instr {
+    Instr::Embed {
+        dram,
+        dst: 0,
+        k: 32,
+        group: 32,
+        format: 0,
+    }
+}
+
+/// [`zero_lanes`], then `QUANT` them into an activation vector of 32 at word 0 (two of 16 at
+/// words 0 and 18 with `seg` 16).
+fn zero_activations(dram: u64, seg: u32) -> [Instr; 2] {
+    [
+        zero_lanes(dram),
+        Instr::Quantize {
+            src: 0,
+            dst: 0,
+            seg,
+            count: 32 / seg,
+        },
+    ]
+}
+
 const ONE: &[Column] = &[Column {
     token: 0,
     pos: 0,
@@ -45,10 +75,10 @@ const ONE: &[Column] = &[Column {
 fn out_of_bounds_sram_addresses() {
     let e = fails(
         vec![
-            Instr::KvConfig {
-                heads: 1,
-                head_dim: 1,
-                ctx: 1,
+            Instr::LoadParams {
+                dram: 0,
+                pmem: 0,
+                words: 7,
             },
             Instr::RmsNorm {
                 src: 8190,
@@ -77,18 +107,21 @@ fn out_of_bounds_sram_addresses() {
         "instruction 0 (LOADP): parameter memory access [16380, 16380+8) is outside its 16384 words"
     );
     let e = fails(
-        vec![Instr::Quantize {
-            src: 0,
-            dst: 8180,
-            seg: 16,
-            count: 1,
-        }],
+        vec![
+            zero_lanes(0),
+            Instr::Quantize {
+                src: 0,
+                dst: 8180,
+                seg: 16,
+                count: 1,
+            },
+        ],
         ONE,
     );
     assert!(matches!(
         e,
         SimError::Exec {
-            index: 0,
+            index: 1,
             mnemonic: "QUANT",
             source: ExecError::OutOfBounds { .. },
             ..
@@ -109,7 +142,7 @@ fn out_of_map_and_read_only_dram() {
     };
     rejected(
         vec![Instr::LoadParams {
-            dram: 252,
+            dram: 1020,
             pmem: 0,
             words: 2,
         }],
@@ -125,7 +158,7 @@ fn out_of_map_and_read_only_dram() {
     );
     rejected(
         vec![Instr::WeightFetch {
-            dram: 200,
+            dram: 1000,
             bytes: 100,
         }],
         "WFETCH): weight stream outside the image",
@@ -156,22 +189,31 @@ fn matmul(rows: u32, format: u8) -> Instr {
     }
 }
 
+/// The `MATMUL` of `matmul(2, 0)` after `QUANT` wrote its input (from a zero row at `zeros`),
+/// with `fetch` before it.
+fn fed_matmul(zeros: u64, fetch: &[Instr]) -> Vec<Instr> {
+    let mut code = zero_activations(zeros, 32).to_vec();
+    code.extend_from_slice(fetch);
+    code.push(matmul(2, 0));
+    code
+}
+
 #[test]
 fn weight_fifo_underflow_leftover_and_corrupt_codes() {
-    let e = fails(vec![matmul(2, 0)], ONE);
+    let e = fails(fed_matmul(0, &[]), ONE);
     assert_eq!(
         e.to_string(),
-        "instruction 0 (MATMUL): weight FIFO underflow: the 2x32 matrix needs 76 bytes, the FIFO holds 0"
+        "instruction 2 (MATMUL): weight FIFO underflow: the 2x32 matrix needs 76 bytes, the FIFO holds 0"
     );
     // One byte short of the matrix.
     let e = fails(
-        vec![Instr::WeightFetch { dram: 0, bytes: 75 }, matmul(2, 0)],
+        fed_matmul(0, &[Instr::WeightFetch { dram: 0, bytes: 75 }]),
         ONE,
     );
     assert!(matches!(
         e,
         SimError::Exec {
-            index: 1,
+            index: 3,
             source: ExecError::FifoUnderflow {
                 needed: 76,
                 available: 75,
@@ -182,12 +224,12 @@ fn weight_fifo_underflow_leftover_and_corrupt_codes() {
     ));
     // One byte too many: the streams and the instructions disagree, found at HALT.
     let e = fails(
-        vec![Instr::WeightFetch { dram: 0, bytes: 77 }, matmul(2, 0)],
+        fed_matmul(0, &[Instr::WeightFetch { dram: 0, bytes: 77 }]),
         ONE,
     );
     assert_eq!(
         e.to_string(),
-        "instruction 2 (HALT): weight FIFO still holds 1 unconsumed bytes at HALT (WFETCH and MATMUL streams disagree)"
+        "instruction 4 (HALT): weight FIFO still holds 1 unconsumed bytes at HALT (WFETCH and MATMUL streams disagree)"
     );
     // A code of -128 is outside the symmetric INT8 format.
     let m = matrix(2, 32, 32, WeightFormat::Int8, 1);
@@ -195,14 +237,15 @@ fn weight_fifo_underflow_leftover_and_corrupt_codes() {
     s[4 * 2 + 2 * 2 + 5] = 0x80;
     let mut img = Image::default();
     img.put(&s);
+    let zeros = img.put(&[0; ZERO_TABLE]);
     let e = fails_with(
         img,
-        vec![Instr::WeightFetch { dram: 0, bytes: 76 }, matmul(2, 0)],
+        fed_matmul(zeros, &[Instr::WeightFetch { dram: 0, bytes: 76 }]),
         ONE,
     );
     assert!(
         e.to_string()
-            .starts_with("instruction 1 (MATMUL): INT8 code:"),
+            .starts_with("instruction 3 (MATMUL): INT8 code:"),
         "{e}"
     );
 }
@@ -257,14 +300,23 @@ fn kv_geometry_heads_and_positions() {
         head_dim: 16,
         ctx: 2,
     };
-    let e = fails(vec![cfg, store], &[col(0, 1, 0), col(0, 2, 1)]);
+    let [embed, quant] = zero_activations(0, 16);
+    let e = fails(
+        vec![cfg, embed, quant, store],
+        &[col(0, 1, 0), col(0, 2, 1)],
+    );
     assert_eq!(
         e.to_string(),
-        "instruction 1 (KVSTORE), column 1: position 2 beyond the KV region's context 2"
+        "instruction 3 (KVSTORE), column 1: position 2 beyond the KV region's context 2"
     );
     let e = fails(
         vec![
             cfg,
+            Instr::LoadParams {
+                dram: 0,
+                pmem: 0,
+                words: 2,
+            },
             Instr::Score {
                 q: 0,
                 dst: 0,
@@ -350,8 +402,9 @@ fn shape_only_and_inconsistent_programs_are_refused() {
 fn an_early_halt_ends_the_step() {
     let p = program(
         tiny(),
-        vec![0; 64],
+        vec![0; ZERO_TABLE],
         vec![
+            zero_lanes(0),
             Instr::Argmax { src: 0, len: 4 },
             Instr::Halt {},
             Instr::Softmax { addr: 1 << 19 },
@@ -362,5 +415,5 @@ fn an_early_halt_ends_the_step() {
     );
     let r = Machine::new(&p).unwrap().launch(ONE).unwrap();
     assert_eq!(r.out, vec![0]);
-    assert_eq!(r.stats.instrs.iter().sum::<u64>(), 2);
+    assert_eq!(r.stats.instrs.iter().sum::<u64>(), 3);
 }

@@ -25,12 +25,23 @@ fn col(token: u32, pos: u32, seq: u32) -> Column {
     Column { token, pos, seq }
 }
 
-/// Vector lanes that no test writes: they read as zero after a launch starts.
+/// Vector lanes that hold 64 zeros once [`load_lanes`] has run (memories are undefined at a
+/// launch's start, so the program writes them).
 const ZERO: u32 = 7000;
 
-/// Instructions that put `v` into vector memory at `dst` in every column: `LOADP` the lanes
-/// into parameter memory at `pmem`, then `ADD` them to zero lanes (adding 0 is exact).
+/// Instructions that put `v` (at most 64 lanes) into vector memory at `dst` in every column of
+/// a launch of tokens below 64: `EMBED` an all-zero table's row to `ZERO`, `LOADP` the lanes
+/// into parameter memory at `pmem`, then `ADD` them to the zero lanes (adding 0 is exact).
 fn load_lanes(img: &mut Image, code: &mut Vec<Instr>, v: &[i32], pmem: u32, dst: u32) {
+    let table = vec![0; 64 * embedding_row_bytes(64, 32, WeightFormat::Int8)];
+    let zeros = img.put(&table);
+    code.push(Instr::Embed {
+        dram: zeros,
+        dst: ZERO,
+        k: 64,
+        group: 32,
+        format: format_code(WeightFormat::Int8),
+    });
     let at = img.put_lanes(v);
     let words = v.len() as u32;
     code.push(Instr::LoadParams {

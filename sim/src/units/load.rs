@@ -19,7 +19,7 @@ pub fn execute(instr: &Instr, ctx: &mut Ctx<'_>) -> Exec {
             }
             let bytes = 4 * words as u64;
             // Check the destination before reading, so a bad address fails before any work.
-            state.sram.param.read(pmem as u64, words as u64)?;
+            state.sram.param.check_bounds(pmem as u64, words as u64)?;
             let data = state.dram.read(dram, bytes)?;
             state
                 .sram

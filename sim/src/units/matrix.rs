@@ -74,7 +74,7 @@ fn embed(ctx: &mut Ctx<'_>, dram: u64, dst: u32, k: u32, group: u32, format: u8)
     check_group(k as usize, group as usize)?;
     let row_bytes = embedding_row_bytes(k as usize, group as usize, format) as u64;
     let state = &mut *ctx.state;
-    state.sram.vector.read(0, dst as u64, k as u64)?;
+    state.sram.vector.check_bounds(dst as u64, k as u64)?;
     let mut work = Work::default();
     for (n, c) in ctx.columns.iter().enumerate() {
         let addr = (dram as u128 + c.token as u128 * row_bytes as u128).min(u64::MAX as u128);
@@ -113,7 +113,7 @@ fn matmul(
     check_shape(k as usize, group as usize)?;
     let state = &mut *ctx.state;
     // Operands first: a bad address must not consume the FIFO.
-    state.sram.vector.read(0, dst as u64, rows as u64)?;
+    state.sram.vector.check_bounds(dst as u64, rows as u64)?;
     state.sram.activation.read_vec(0, src as u64, k as u64)?;
     let needed = matrix_stream_bytes(rows as usize, k as usize, group as usize, format) as u64;
     let available = state.fifo.held();
