@@ -32,11 +32,10 @@
 //! `KVSTORE` are to come, issue 5), so programs compiled from models do not run on this RTL
 //! yet.
 //!
-//! **Known deviation.** The ISA's launch-state rule says every launch starts with the on-chip
-//! memories zero; this core does not clear them (clearing tens of thousands of words would cost
-//! that many cycles a step), so a program that reads a word it never wrote in the launch sees
-//! the previous launch's value. Nothing checks yet that compiled programs never do; whether the ISA drops
-//! the guarantee (with the simulator rejecting such reads) or the core clears at launch is open.
+//! **Launch state.** The core does not clear its on-chip memories at a launch, which the ISA's
+//! launch-state rule allows: their contents are undefined when a launch starts, so a program
+//! writes a word before it reads it, and the functional simulator rejects a program that does
+//! not.
 
 pub mod core;
 pub mod dma;
