@@ -16,11 +16,26 @@
 //! head is not at a row-set boundary (where the fast path may jump); the window is rescanned
 //! only where a command changes it ([`Unit::window_survives`]).
 //!
+//! A per-bank refresh owed, with its group chosen among banks the window does not use, bounds
+//! the run the same way ([`Unit::refresh_bound`]): the refresh's next command goes first on a
+//! tie.
+//!
+//! **Past the target.** A request that arrives later joins the back of the queue, so while the
+//! queue holds a whole look-ahead window from the head on, no arrival can change what `step`
+//! decides. The run then issues its commands past the target too, except a command that would
+//! complete a request (completions stay where the caller expects them), one that brings the head
+//! to a row-set boundary (the fast path decides there, from what has arrived by then), or one
+//! in a direction whose fast-path calibration has not been settled (it is triggered by bursts
+//! still queued). The model's known-completions horizon counts such a unit as one that stopped
+//! at the target ([`Unit::ahead_of_target`]), so every cycle the model is advanced to, and with
+//! it everything that depends on those cycles (an idle unit's refreshes), stays the same.
+//!
 //! A run that reaches the target with its next command still due remembers that command as the
 //! unit's next decision ([`Unit::resume_run`], at [`Unit::quiet_until`]): until a request
-//! arrives or another command issues, `step` would choose it again at the same cycle, so a later
-//! `step` goes straight back into the run. Exact by construction; `tests::incremental` compares
-//! every command with the scheduler that decides each one.
+//! arrives (with room in the window) or another command issues, `step` would choose it again at
+//! the same cycle, so a later `step` goes straight back into the run. Exact by construction;
+//! `tests::incremental` compares every command, completion and advance with the scheduler that
+//! decides each one, under random time steps and under the port's own horizon-driven ones.
 //!
 //! Inside one row-set of one segment, once the run has issued a column command to every bank
 //! group, the rows that bind the next command are known in closed form. Burst `i` goes to bank
@@ -41,6 +56,24 @@ use super::timing::NEVER;
 /// Most bank groups a stretch handles (the standards allow up to 16).
 const MAX_GROUPS: usize = 16;
 
+/// What the other candidates of [`Unit::step`] leave to a run's next column command.
+#[derive(Clone, Copy, Debug)]
+struct Bound {
+    /// [`Unit::row_ready`] of the window.
+    row_ready: i64,
+    /// [`Unit::refresh_bound`].
+    refresh_at: i64,
+}
+
+impl Bound {
+    /// Whether `step` would choose the head's column command at `t` with the last command at
+    /// `floor`: a row command wins only strictly earlier (at the later of its cycle and the
+    /// floor), a refresh command also on a tie.
+    fn allows(self, t: i64, floor: i64) -> bool {
+        t <= self.row_ready.max(floor) && t < self.refresh_at
+    }
+}
+
 impl Unit {
     /// Issue the column commands that follow a column command chosen by [`Unit::step`], by
     /// `target`, for as long as `step` could choose nothing else (see the module docs).
@@ -54,11 +87,12 @@ impl Unit {
         let mut issued = false;
         // Without the remembered window every command is decided by `step` (the reference the
         // equivalence tests compare with).
-        while p.incremental && !self.at_boundary && self.refresh.is_quiet() {
+        while p.incremental && !self.at_boundary {
             let Some(seg) = self.queue.front() else {
                 break;
             };
             let (k, write, arrival) = (seg.next(), seg.write, seg.arrival);
+            let end = seg.first + seg.count;
             let mut win = self.window();
             if win.n > 0 && !p.rows.columns_spare_other_banks_rows {
                 break;
@@ -71,7 +105,14 @@ impl Unit {
                     win.row_ready.expect("just computed")
                 }
             };
-            if self.column_stretch(target, row_ready) {
+            let Some(refresh_at) = self.refresh_bound(&win) else {
+                break;
+            };
+            let bound = Bound {
+                row_ready,
+                refresh_at,
+            };
+            if self.column_stretch(target, bound) {
                 issued = true;
                 continue;
             }
@@ -89,25 +130,50 @@ impl Unit {
                 .max(arrival)
                 .max(self.floor);
             let due = self.refresh.due().map_or(i64::MAX, |d| d.next);
-            if due <= t || t > row_ready.max(self.floor) {
-                // A refresh falls due, or a row command issues first.
+            if due <= t || !bound.allows(t, self.floor) {
+                // A refresh falls due, or a row or refresh command issues first.
                 break;
             }
-            if t > target {
+            if t > target && !self.may_issue_ahead(k, end, write, self.queued(p.lookahead)) {
                 // What `step` would decide, at any later target, until the state changes.
                 self.wake = t;
                 self.resume_run = true;
                 break;
             }
             self.issue_column(t);
+            self.ahead_of_target = t > target;
             issued = true;
         }
         issued
     }
 
+    /// Bursts queued from the head on, counted up to at least `cap` (or all of them).
+    pub(super) fn queued(&self, cap: u64) -> u64 {
+        let mut n = 0;
+        for s in &self.queue {
+            n += s.count - s.issued;
+            if n >= cap {
+                break;
+            }
+        }
+        n
+    }
+
+    /// Whether the column command to head burst `k` (of a segment ending before burst `end`),
+    /// due past the target, may issue now, with `queued` bursts queued from `k` on (see the
+    /// module docs): the window holds no room for a request that arrives later, the command
+    /// does not complete its request, nor bring the head to a row-set boundary, and the fast
+    /// path is calibrated in its direction (or off).
+    fn may_issue_ahead(&self, k: u64, end: u64, write: bool, queued: u64) -> bool {
+        self.ahead[usize::from(write)]
+            && queued >= self.p.lookahead
+            && k + 1 < end
+            && self.p.geometry.rowset_of(k + 1).1 != 0
+    }
+
     /// Issue a stretch of the run in closed form, if the head segment has just issued a command
     /// to every bank group of the head's row-set; true if it issued any.
-    fn column_stretch(&mut self, target: i64, row_ready: i64) -> bool {
+    fn column_stretch(&mut self, target: i64, bound: Bound) -> bool {
         let p = self.p.clone();
         let g = &p.geometry;
         let groups = u64::from(g.bank_groups);
@@ -160,6 +226,7 @@ impl Unit {
                 .max(arrival);
         }
         let due = self.refresh.due().map_or(i64::MAX, |d| d.next);
+        let queued = self.queued(p.lookahead + end - k);
         let mut floor = self.floor;
         let mut kk = k;
         // Ends where the exact path must take over: the segment's last burst (it completes the
@@ -173,7 +240,10 @@ impl Unit {
                     t = t.max(last[back] + lat);
                 }
             }
-            if t > target || due <= t || t > row_ready.max(floor) {
+            if (t > target && !self.may_issue_ahead(kk, end, write, queued - (kk - k)))
+                || due <= t
+                || !bound.allows(t, floor)
+            {
                 break;
             }
             last[grp] = t;
@@ -220,6 +290,7 @@ impl Unit {
             }
         }
         self.floor = floor;
+        self.ahead_of_target = floor > target;
         self.wake = i64::MIN;
         self.resume_run = false;
         let c = &mut self.counters;

@@ -202,10 +202,10 @@ pub struct CompiledRows {
     pub by_following: [Vec<CompiledRow>; 6],
     /// The longest latency of any rule: a history entry older than this constrains nothing.
     pub horizon: i64,
-    /// A column command delays a later `ACT` or `PRE` only in its own bank: no bank-group or
-    /// rank row leads from `RD`, `WR` or the column command bus to a row command (true where
-    /// row and column commands have separate buses, as on HBM). Then column commands to other
-    /// banks leave a row command's earliest cycle where it was.
+    /// A column command delays a later row or refresh command only in its own bank: no
+    /// bank-group or rank row leads from `RD`, `WR` or the column command bus to `ACT`, `PRE`,
+    /// `REFab` or `REFpb` (true where row and column commands have separate buses, as on HBM).
+    /// Then column commands to other banks leave such a command's earliest cycle where it was.
     pub columns_spare_other_banks_rows: bool,
 }
 
@@ -236,9 +236,7 @@ impl CompiledRows {
             )
         };
         let columns_spare_other_banks_rows = !rows.iter().any(|r| {
-            matches!(r.following, Command::Act | Command::Pre)
-                && from_column(r.preceding)
-                && r.scope != Scope::Bank
+            !r.following.is_column() && from_column(r.preceding) && r.scope != Scope::Bank
         });
         CompiledRows {
             by_following,

@@ -337,6 +337,7 @@ pub fn try_jump(unit: &mut Unit, cals: &[Option<Arc<StreamCalibration>>; 2]) -> 
     }
     let cal = cal.clone();
     unit.forget_decisions();
+    unit.ahead_of_target = false;
     let nref = refreshes as f64;
     let span = base + take_whole(&mut unit.carry.cycles, nref * cal.refresh_cycles);
     let t1 = t0 + span;

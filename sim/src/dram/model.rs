@@ -173,7 +173,10 @@ impl DramModel {
             incremental: options.incremental,
         });
         let units: Vec<Unit> = (0..channels * o.pseudo_channels as usize)
-            .map(|_| Unit::new(params.clone()))
+            .map(|_| Unit {
+                ahead: [!options.fast_path; 2],
+                ..Unit::new(params.clone())
+            })
             .collect();
         Ok(DramModel {
             standard: standard.clone(),
@@ -375,6 +378,11 @@ impl DramModel {
             });
             if wants {
                 self.calibrations[i] = Some(calibrate(&self.params, write).map(Arc::new));
+                // The trigger counts bursts not yet issued; settled, it no longer cares, and
+                // column runs in this direction may issue ahead of the target.
+                for u in &mut self.units {
+                    u.ahead[i] = true;
+                }
             }
         }
     }
@@ -416,7 +424,14 @@ impl DramModel {
             } else {
                 p.read_latency
             };
-            let next = self.now.max(u.floor);
+            // A unit whose column run issued ahead of the target counts as one that stopped at
+            // it: the horizon, and with it every cycle the model is advanced to, stays what it
+            // is without the shortcut (an idle unit's refreshes depend on those cycles).
+            let next = if u.ahead_of_target {
+                self.now
+            } else {
+                self.now.max(u.floor)
+            };
             horizon = horizon.min(next + latency.max(1) - 1);
         }
         horizon as u64

@@ -135,6 +135,14 @@ pub struct Unit {
     /// once the target reaches it ([`Unit::column_run`] stopped at the target; nothing changed
     /// since).
     pub(super) resume_run: bool,
+    /// Per direction (read, write): column runs may issue commands past the target (see
+    /// [`super::column_run`]). The model sets it once the fast path's calibration for that
+    /// direction is settled (from the start, with the fast path off).
+    pub ahead: [bool; 2],
+    /// The last command was issued past the target by a column run: a model that stops at the
+    /// target would not have issued it yet, and its last command would lie at or before the
+    /// model's clock ([`super::model::DramModel::known_completions_through`] counts it so).
+    pub(super) ahead_of_target: bool,
 }
 
 impl Unit {
@@ -156,14 +164,21 @@ impl Unit {
             window: None,
             wake: i64::MIN,
             resume_run: false,
+            ahead: [false; 2],
+            ahead_of_target: false,
             p,
         }
     }
 
     /// Queue a segment.
     pub fn push(&mut self, seg: Segment) {
+        // A segment queued behind a full look-ahead window cannot enter it before the head
+        // moves on, so the window and every decision remembered from it stand.
+        let full = self.queued(self.p.lookahead) >= self.p.lookahead;
         self.queue.push_back(seg);
-        self.forget_decisions();
+        if !full {
+            self.forget_decisions();
+        }
     }
 
     /// Drop the remembered window and failed decision: for whoever changes the unit's queue,
@@ -275,11 +290,15 @@ impl Unit {
     /// The earliest cycle the row command of any needy bank of `win` may issue, before the
     /// floor is applied (`i64::MAX` with none): [`Unit::step`] prefers such a command to the
     /// head's column command only if it can issue strictly earlier, at the later of this and
-    /// the floor. With no refresh owed, nothing blocks a needy bank.
+    /// the floor. Banks of the per-bank refresh group being refreshed are left out, as `step`
+    /// leaves them out; a group chosen later only leaves out more (so the value stays a safe
+    /// bound), and a refresh issued drops the window with it.
     pub(super) fn row_ready(&self, win: &Window) -> i64 {
         let rows = &self.p.rows;
+        let blocked = self.refresh_target_mask();
         win.needy[..win.n]
             .iter()
+            .filter(|&&(b, _, _)| blocked & (1 << b) == 0)
             .map(|&(b, _, arrival)| {
                 let cmd = if self.banks[b].is_open() {
                     Command::Pre
@@ -462,31 +481,48 @@ impl Unit {
                 .max(since)
                 .max(self.floor)
         };
-        let open: Vec<usize> = if refresh_cmd == Command::RefAb {
-            (0..self.banks.len())
-                .filter(|&b| self.banks[b].is_open())
-                .collect()
-        } else {
-            banks[..n]
-                .iter()
-                .copied()
-                .filter(|&b| self.banks[b].is_open())
-                .collect()
+        // The earliest precharge of a bank the refresh needs closed (the first such bank on a
+        // tie), else the refresh itself.
+        let mut pre: Option<(i64, usize)> = None;
+        let mut consider = |b: usize| {
+            if self.banks[b].is_open() {
+                let t = at(Command::Pre, &[b]);
+                if pre.is_none_or(|(best, _)| t < best) {
+                    pre = Some((t, b));
+                }
+            }
         };
-        if open.is_empty() {
-            return Some((
+        if refresh_cmd == Command::RefAb {
+            (0..self.banks.len()).for_each(&mut consider);
+        } else {
+            banks[..n].iter().for_each(|&b| consider(b));
+        }
+        Some(match pre {
+            Some((t, b)) => (t, Choice::Refresh(Command::Pre, [b, 0], 1)),
+            None => (
                 at(refresh_cmd, &banks[..n]),
                 Choice::Refresh(refresh_cmd, banks, n),
-            ));
+            ),
+        })
+    }
+
+    /// How an owed refresh bounds a column run (see [`super::column_run`]): `Some(i64::MAX)`
+    /// with none owed; with a per-bank refresh owed, its group chosen, none of whose banks the
+    /// window `win` uses, and column commands that leave other banks' row and refresh commands
+    /// alone, `Some` cycle at which the refresh's next command issues (the head's column command
+    /// goes first only strictly before it); `None` otherwise (`step` decides).
+    pub(super) fn refresh_bound(&self, win: &Window) -> Option<i64> {
+        match self.refresh {
+            _ if self.refresh.is_quiet() => Some(i64::MAX),
+            RefreshState::PerBank {
+                target: Some(_), ..
+            } if self.p.rows.columns_spare_other_banks_rows
+                && self.refresh_target_mask() & win.busy == 0 =>
+            {
+                self.refresh_candidate().map(|(t, _)| t)
+            }
+            _ => None,
         }
-        open.into_iter()
-            .map(|b| {
-                (
-                    at(Command::Pre, &[b]),
-                    Choice::Refresh(Command::Pre, [b, 0], 1),
-                )
-            })
-            .min_by_key(|(t, _)| *t)
     }
 
     pub(super) fn issue_column(&mut self, at: i64) {
@@ -541,6 +577,7 @@ impl Unit {
         self.timing.record(cmd, banks, at);
         self.wake = i64::MIN;
         self.resume_run = false;
+        self.ahead_of_target = false;
         if !cmd.is_column() {
             self.window = None;
         }
@@ -602,6 +639,7 @@ impl Unit {
         self.refresh.skip(n);
         self.next_contig = None;
         self.at_boundary = false;
+        self.ahead_of_target = false;
         self.forget_decisions();
     }
 }

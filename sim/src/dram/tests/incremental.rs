@@ -23,12 +23,25 @@ impl Lcg {
     }
 }
 
-/// What a run did: every completion with its cycle, every command, the statistics.
+/// What a run did: every completion with its cycle, every command, the statistics, and every
+/// cycle the model was advanced to.
 #[derive(Debug, PartialEq)]
 struct Outcome {
     completions: Vec<Completion>,
     trace: Vec<CommandRecord>,
     stats: DramStats,
+    advances: Vec<u64>,
+}
+
+/// How the requester moves time between submissions.
+#[derive(Clone, Copy, Debug)]
+enum Clock {
+    /// Uneven random steps.
+    Random,
+    /// As the timing model's port does: to the next known completion, else no further than
+    /// just past the known-completions horizon, and never past a random next event of its own.
+    /// The cycles it advances to depend on the model's horizon, so they are compared too.
+    Driven,
 }
 
 /// An attention-like pattern, closed loop like the simulator's DMA engines: a sequential weight
@@ -36,7 +49,7 @@ struct Outcome {
 /// `positions` KV entries read once per query head of its group (grouped-query attention, four
 /// query heads per KV head), one new entry written per head, submitted a few at a time as
 /// earlier ones complete; time moves in uneven steps between submissions.
-fn attention(standard: &str, channels: usize, incremental: bool) -> Outcome {
+fn attention(standard: &str, channels: usize, incremental: bool, clock: Clock) -> Outcome {
     let s = MemoryStandard::preset(standard).unwrap();
     let options = DramOptions {
         trace: true,
@@ -64,7 +77,7 @@ fn attention(standard: &str, channels: usize, incremental: bool) -> Outcome {
     let mut rng = Lcg(u64::from(standard.len() as u32) * 977 + channels as u64);
     let (mut next_read, mut weights_sent, mut id) = (0usize, 0u64, 0u64);
     let (mut kv_in_flight, mut weights_in_flight) = (Vec::new(), 0u64);
-    let mut completions = Vec::new();
+    let (mut completions, mut advances) = (Vec::new(), Vec::new());
     while next_read < reads.len() || m.outstanding() > 0 {
         while weights_in_flight < 4 && weights_sent < 48 {
             m.submit(Request {
@@ -90,7 +103,19 @@ fn attention(standard: &str, channels: usize, incremental: bool) -> Outcome {
             next_read += 1;
             id += 1;
         }
-        m.advance_to(m.now() + 1 + rng.below(150));
+        let event = m.now() + 1 + rng.below(150);
+        let to = match clock {
+            Clock::Random => event,
+            Clock::Driven => {
+                let horizon = m.known_completions_through();
+                match m.next_completion_cycle().filter(|&c| c <= horizon) {
+                    Some(c) => c.min(event),
+                    None => horizon.saturating_add(1).min(event),
+                }
+            }
+        };
+        m.advance_to(to);
+        advances.push(m.now());
         for c in m.poll_completions() {
             if c.id >= u64::MAX - 64 {
                 weights_in_flight -= 1;
@@ -104,6 +129,7 @@ fn attention(standard: &str, channels: usize, incremental: bool) -> Outcome {
         completions,
         trace: m.trace(),
         stats: m.stats(),
+        advances,
     }
 }
 
@@ -118,18 +144,23 @@ fn incremental_decisions_change_nothing() {
         ("ddr4", 1),
         ("sdr-sdram", 1),
     ] {
-        let exact = attention(standard, channels, false);
-        let remembered = attention(standard, channels, true);
-        assert!(
-            exact.stats.read_bursts > 1000 && exact.stats.refreshes > 0,
-            "{standard}: the pattern exercises reads and refresh: {:?}",
-            exact.stats
-        );
-        assert_eq!(
-            exact.completions.len(),
-            remembered.completions.len(),
-            "{standard}"
-        );
-        assert!(exact == remembered, "{standard}: the runs differ");
+        for clock in [Clock::Random, Clock::Driven] {
+            let exact = attention(standard, channels, false, clock);
+            let remembered = attention(standard, channels, true, clock);
+            assert!(
+                exact.stats.read_bursts > 1000 && exact.stats.refreshes > 0,
+                "{standard}: the pattern exercises reads and refresh: {:?}",
+                exact.stats
+            );
+            assert_eq!(
+                exact.completions.len(),
+                remembered.completions.len(),
+                "{standard}, {clock:?}"
+            );
+            assert!(
+                exact == remembered,
+                "{standard}, {clock:?}: the runs differ"
+            );
+        }
     }
 }
