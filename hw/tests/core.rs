@@ -190,9 +190,11 @@ fn matmul_program(
     format: WeightFormat,
     seed: u64,
 ) {
-    let cols = 2;
-    let mut s = system(preset);
     let config = AccelConfig::preset(preset).unwrap();
+    // Every column the preset has: a tile's drain (rows x columns) is then long enough for the
+    // filler to parse the next tile's header meanwhile.
+    let cols = config.max_columns as u32;
+    let mut s = system(preset);
     let mut r = ChaCha8Rng::seed_from_u64(seed);
     let w: Vec<f32> = (0..rows * k)
         .map(|_| r.random_range(-1.0f32..1.0))
@@ -276,6 +278,7 @@ fn matmul_program(
 fn quant_wfetch_matmul_on_tiny() {
     matmul_program("tiny", 8, 64, 32, WeightFormat::Int8, 11);
     matmul_program("tiny", 10, 128, 64, WeightFormat::Int4, 12);
+    matmul_program("tiny", 40, 128, 64, WeightFormat::Int8, 14);
 }
 
 #[test]

@@ -216,6 +216,7 @@ pub struct MatrixEngine {
     d_exp: Signal<Local, Bits<34>>,
     d_feed: Signal<Local, Bit>,
     d_busy: Signal<Local, Bit>,
+    f_free: Signal<Local, Bit>,
     // Locals.
     c_entry: Signal<Local, Bits<5>>,
     c_last_slice: Signal<Local, Bit>,
@@ -328,6 +329,7 @@ impl MatrixEngine {
             d_exp: Default::default(),
             d_feed: Default::default(),
             d_busy: Default::default(),
+            f_free: Default::default(),
             c_entry: Default::default(),
             c_last_slice: Default::default(),
             g_scale: many(rows),
@@ -402,6 +404,7 @@ impl Logic for MatrixEngine {
         }
         self.round.clock.next = self.clock.val();
         self.s_take.next = 0.into();
+        self.f_free.next = false;
 
         // ---- Start.
         if self.start.val() & (self.fill.q.val() == Fill::Idle) {
@@ -474,9 +477,18 @@ impl Logic for MatrixEngine {
                         self.fill.d.next = Fill::Scales;
                     }
                 }
+                // The tile's row exponents go with the buffer only once it is free: a full
+                // buffer may still be draining the previous tile with its own exponents.
+                self.f_free.next = false;
+                for b in 0..2 {
+                    if (self.f_buf.q.val() == self.buf_id[b].val()) & !self.b_full[b].q.val() {
+                        self.f_free.next = true;
+                    }
+                }
                 for k in 0..self.codes.len() {
                     for r in 0..self._rows {
-                        if (self.k_buf[k].val() == self.f_buf.q.val())
+                        if self.f_free.val()
+                            & (self.k_buf[k].val() == self.f_buf.q.val())
                             & (self.k_row[k].val() == self.r_idx[r].val())
                         {
                             self.b_rexp[k].d.next = self.tile_rexp[r].q.val();
