@@ -18,20 +18,23 @@
 //! set `COLUMNS` and each column's `TOK`, `POS`, `SEQ`, write `CMD_LAUNCH`, poll `STATUS` until
 //! it is not busy, read `OUT`, `CYCLES` and whatever the program stored.
 //!
-//! **Microarchitecture so far.** A sequencer fetches, decodes (the ISA table's decoder) and runs
-//! one instruction at a time, except that `WFETCH` only queues its range: the weight stream
+//! **Microarchitecture.** A sequencer fetches, decodes (the ISA table's decoder) and runs one
+//! instruction at a time, except that `WFETCH` only queues its range: the weight stream
 //! ([`stream`]) follows its ranges through DRAM into the weight FIFO on its own, ahead of the
 //! instructions, and the matrix engine ([`matrix`]) consumes it. The vector unit moves
 //! `vector.lanes` lanes a cycle through each column's vector memory (banked by lane, any lane
 //! address: [`lanes`]); the activation memory is banked 8 ways for the matrix engine's 8
 //! mantissas a cycle; DMA engines ([`dma`]) move words between the memory port and the
 //! memories; read beats are routed back to their requester by a ring of the reads in flight.
-//! Implemented: `HALT`, `KVCFG`, `LOADP`, `WFETCH`, `MATMUL`, `QUANT`, `ADD`, `ARGMAX` (one lane
-//! a cycle), `STORE` (one word a cycle). Every other instruction stops the launch with error
-//! [`status::UNSUPPORTED`] (`EMBED`, `RMSNORM`, `ROPE`, `SOFTMAX`, `SILUMUL`, `SCORE`, `PV`,
-//! `KVSTORE` are to come, issue 5), so programs compiled from models do not run on this RTL
-//! yet.
-//!
+//! Every instruction of the ISA is implemented ([`core`] has each one's datapath and rate):
+//! the multi-cycle vector operations (`RMSNORM`, `SILUMUL`, `SOFTMAX`, the `EMBED`
+//! dequantisation, `PV`'s output) share one write-back pipe; `EMBED`, `SCORE`, `PV` and
+//! `KVSTORE` form their DRAM addresses with one 32 x 32 multiplier; `SCORE` and `PV` stream the
+//! KV entries of positions `0..=POS` at a word (two mantissas) a cycle; `ROPE` rotates a pair
+//! every other cycle; `ARGMAX` takes one lane a cycle and `STORE` writes one word a cycle.
+//! Operands the core cannot take stop the launch with [`status::OPERAND`] (the simulator
+//! reports the same programs as errors).
+
 //! **Launch state.** The core does not clear its on-chip memories at a launch, which the ISA's
 //! launch-state rule allows: their contents are undefined when a launch starts, so a program
 //! writes a word before it reads it, and the functional simulator rejects a program that does
