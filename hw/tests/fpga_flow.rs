@@ -5,6 +5,7 @@
 use tokenfab_hw::eda::Eda;
 use tokenfab_hw::fpga::board::Board;
 use tokenfab_hw::fpga::flow;
+use tokenfab_hw::fpga::shell::Design;
 
 #[test]
 fn icesugar_pro_shell_goes_to_a_bitstream_that_fits_and_meets_its_clock() {
@@ -12,8 +13,8 @@ fn icesugar_pro_shell_goes_to_a_bitstream_that_fits_and_meets_its_clock() {
     let board = Board::load("icesugar-pro").unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().expect("temp dir");
     let t = std::time::Instant::now();
-    let report =
-        flow::build(eda, &board, "tiny", 25e6, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let design = Design::new(board, None);
+    let report = flow::build(eda, &design, 25e6, dir.path()).unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
         "{}flow wall time {:.1} s",
         report.table(),

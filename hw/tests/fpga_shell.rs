@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use tokenfab_hw::eda::Eda;
 use tokenfab_hw::fpga::board::Board;
 use tokenfab_hw::fpga::protocol::{self as p, parse_reply, reply_len, ReplyError};
-use tokenfab_hw::fpga::shell::STANDIN_ID;
+use tokenfab_hw::fpga::shell::{Design, STANDIN_ID};
 use tokenfab_hw::fpga::sim::ShellSim;
 
 /// A fast UART for the test (the board's 115200 baud would be 217 clocks a bit at 25 MHz).
@@ -36,7 +36,8 @@ fn board(name: &str, clock_hz: Option<f64>) -> Board {
 fn sim(b: &Board) -> ShellSim {
     let eda = Eda::get().unwrap_or_else(|e| panic!("EDA tools: {e}"));
     let t = std::time::Instant::now();
-    let s = ShellSim::start(eda, b, TEST_BAUD).unwrap_or_else(|e| panic!("{e}"));
+    let design = Design::new(b.clone(), None);
+    let s = ShellSim::start(eda, &design, TEST_BAUD).unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
         "{} at {} MHz: built in {:.1} s (0 = cached), started in {:.1} s",
         b.name,
@@ -166,8 +167,8 @@ fn the_chip_model_fails_loudly_on_a_controller_built_for_a_faster_chip() {
     let mut slow = b.sdram_cycles();
     slow.n_rcd += 1;
     let eda = Eda::get().unwrap_or_else(|e| panic!("EDA tools: {e}"));
-    let mut s =
-        ShellSim::start_checking(eda, &b, &slow, TEST_BAUD).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = ShellSim::start_checking(eda, &Design::new(b, None), &slow, TEST_BAUD)
+        .unwrap_or_else(|e| panic!("{e}"));
     s.run(u64::from(slow.n_init) + 1000).unwrap();
     let e = s
         .transact(&p::read_mem(0, 1), reply_len(8), 20_000)
@@ -183,7 +184,10 @@ fn shell_verilog_lints_and_passes_the_yosys_check() {
     for name in ["ulx3s", "icesugar-pro"] {
         let b = board(name, None);
         let f = dir.path().join(format!("{name}.v"));
-        std::fs::write(&f, tokenfab_hw::fpga::shell::emit(&b, None)).unwrap();
+        // The shell and the stand-in core in one file, as Yosys reads them.
+        let design = Design::new(b, None);
+        let text = design.shell_verilog(None) + &design.core_verilog().unwrap();
+        std::fs::write(&f, text).unwrap();
         tokenfab_hw::lint::yosys_validate(eda, &f, tokenfab_hw::fpga::shell::SHELL_MODULE)
             .unwrap_or_else(|e| panic!("{e}"));
         let mut v = eda.verilator();

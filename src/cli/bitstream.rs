@@ -1,18 +1,27 @@
-//! `tokenfab bitstream --board BOARD --config PRESET --out DIR`: the board shell through Yosys
-//! `synth_ecp5`, nextpnr-ecp5 and ecppack to `DIR/<board>.bit` (`tokenfab_hw::fpga::flow`), with
-//! `DIR/report.json` and a table of utilisation and the achieved clock; a design that does not
-//! fit or misses its clock fails the command with the numbers. Prints the command that programs
-//! the board. Until the accelerator core lands, the bitstream is the board shell alone (UART,
-//! host protocol, SDRAM controller, arbiter, a CSR stand-in): `docs/host-protocol.md`.
+//! `tokenfab bitstream --board BOARD --config PRESET --out DIR`: the accelerator core of the
+//! preset inside the board shell (UART, host protocol, SDRAM controller, arbiter; an ECP5 PLL
+//! making the preset's clock from the board's oscillator) through Yosys `synth_ecp5`,
+//! nextpnr-ecp5 and ecppack to `DIR/<board>.bit` (`tokenfab_hw::fpga::flow`), with
+//! `DIR/report.json` and a table of utilisation, the achieved clock, and the decode speed of the
+//! `tiny` model (gen-model's preset, compiled for PRESET) that the cycle-level simulator
+//! estimates at the target clock and at the achieved one. A design that does not fit or misses
+//! its clock fails the command with the numbers. Prints the command that programs the board.
+//! `--shell-only` builds the shell around a stand-in register file instead of the core
+//! (`docs/host-protocol.md`), at the board's clock.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use tokenfab_checkpoint::{generate_config, preset, GenOptions};
+use tokenfab_compiler::{compile, CompileOptions};
 use tokenfab_hw::eda::Eda;
 use tokenfab_hw::fpga::board::Board;
-use tokenfab_hw::fpga::flow;
+use tokenfab_hw::fpga::flow::{self, Estimate};
+use tokenfab_hw::fpga::shell::Design;
 use tokenfab_isa::config::AccelConfig;
+use tokenfab_runtime::Column;
+use tokenfab_sim::timing::{TimingModel, TimingOptions};
 
 #[derive(Args)]
 pub struct BitstreamArgs {
@@ -25,20 +34,76 @@ pub struct BitstreamArgs {
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
+    /// Build the board shell around a stand-in register file instead of the core.
+    #[arg(long)]
+    shell_only: bool,
+}
+
+/// The model whose decode speed the report estimates (gen-model's preset).
+const ESTIMATE_MODEL: &str = "tiny";
+
+/// Core cycles of one decode step (position 0, one column) of gen-model's `tiny` model compiled
+/// for `config` (INT8, the compiler's defaults), from the cycle-level timing model. The timing
+/// depends on shapes only, so a shape-only model is enough.
+fn decode_cycles(config: &AccelConfig) -> anyhow::Result<u64> {
+    let dir = tempfile::tempdir().context("temporary directory")?;
+    let shape = preset(ESTIMATE_MODEL)?;
+    let options = GenOptions {
+        shape_only: true,
+        ..GenOptions::default()
+    };
+    generate_config(&shape, &options, dir.path())?;
+    let program = compile(dir.path(), config, &CompileOptions::default())?;
+    let columns = [Column {
+        token: 0,
+        pos: 0,
+        seq: 0,
+    }];
+    let t = TimingModel::new(config, TimingOptions::default())?.step_static(
+        &program.manifest,
+        &program.instrs,
+        &columns,
+    )?;
+    Ok(t.cycles)
+}
+
+/// The estimate at the target clock and at `fmax_hz` (the DRAM's nanosecond timing costs
+/// different cycle counts at different clocks, so each clock is simulated).
+fn estimate(config: &AccelConfig, fmax_hz: f64) -> anyhow::Result<Estimate> {
+    let cycles = decode_cycles(config)?;
+    let mut at_fmax = config.clone();
+    at_fmax.clock_hz = fmax_hz;
+    let cycles_fmax = decode_cycles(&at_fmax)?;
+    Ok(Estimate {
+        model: format!("gen-model {ESTIMATE_MODEL}, int8, one decode step at position 0"),
+        cycles_per_token: cycles as f64,
+        tokens_per_s_at_target: config.clock_hz / cycles as f64,
+        tokens_per_s_at_fmax: fmax_hz / cycles_fmax as f64,
+    })
 }
 
 pub fn run(a: BitstreamArgs) -> anyhow::Result<()> {
     let board = Board::load(&a.board)?;
     let config = AccelConfig::preset(&a.config)?;
+    let design = Design::new(board, (!a.shell_only).then(|| config.clone()));
+    // Fail on a clock the PLL cannot make before the tools run.
+    design.pll()?;
     let eda = Eda::get().context("provisioning Yosys, nextpnr-ecp5 and ecppack")?;
-    let report = flow::build(eda, &board, &a.config, config.clock_hz, &a.out)?;
+    let mut report = flow::build(eda, &design, config.clock_hz, &a.out)?;
+    if !a.shell_only {
+        report.estimate = Some(
+            estimate(&config, report.fmax_hz)
+                .with_context(|| format!("estimating the {ESTIMATE_MODEL} model's tok/s"))?,
+        );
+        report.write_json(&a.out)?;
+    }
     print!("{}", report.table());
-    println!(
-        "note: the shell runs at the board clock ({:.0} MHz); preset {} asks {:.0} MHz",
-        report.target_hz / 1e6,
-        a.config,
-        report.preset_clock_hz / 1e6
-    );
+    if a.shell_only {
+        println!(
+            "note: the shell alone runs at the board clock ({:.0} MHz)",
+            report.target_hz / 1e6
+        );
+    }
     println!("wrote {}", a.out.join("report.json").display());
     report.check()?;
     println!("wrote {}", report.bitstream.display());

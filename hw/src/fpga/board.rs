@@ -374,7 +374,7 @@ impl Board {
     }
 
     /// Every top-level port of the board top and its pin: `(port, pin, io_standard, extra)`.
-    /// The port names are those of [`crate::fpga::shell::board_top_verilog`].
+    /// The port names are those of [`crate::fpga::shell::Design::board_top_verilog`].
     pub fn pin_map(&self) -> Vec<(String, String, String, String)> {
         let mut v = Vec::new();
         let mut one = |port: String, pin: &str, std: &str, extra: String| {

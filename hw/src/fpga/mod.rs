@@ -4,13 +4,15 @@
 //! `synth_ecp5`, nextpnr-ecp5, ecppack).
 //!
 //! The shell is built around the accelerator core's ports (module `tokenfab_core`: a CSR bus and
-//! a burst memory port, see `docs/host-protocol.md`); until the core lands, the board top holds a
-//! stand-in register file on the CSR bus and nothing on the core's memory port.
+//! a burst memory port, see `docs/host-protocol.md`): [`shell::Design`] puts the core of a preset
+//! (or, for the shell's own tests, a stand-in register file) into the board top, clocked at the
+//! preset's clock by an ECP5 PLL ([`pll`]).
 
 pub mod arbiter;
 pub mod board;
 pub mod flow;
 pub mod host;
+pub mod pll;
 pub mod protocol;
 pub mod sdram;
 pub mod shell;

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::eda::{run, Eda, EdaError};
-use crate::fpga::board::{Board, Cycles};
-use crate::fpga::shell::{emit, waiver_args, SHELL_MODULE};
+use crate::fpga::board::Cycles;
+use crate::fpga::shell::{waiver_args, Design, DesignError, CORE_MODULE, SHELL_MODULE};
 use crate::fpga::uart::divisor;
 
 /// The C++ of the chip model and UART bridge.
@@ -31,6 +31,8 @@ pub const SIM_CPP: &str = include_str!("shell_sim.cpp");
 pub enum SimError {
     #[error(transparent)]
     Eda(#[from] EdaError),
+    #[error(transparent)]
+    Design(#[from] DesignError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -64,29 +66,39 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 impl ShellSim {
-    /// Build (or reuse) the shell of `board` with its UART at `baud` and start it, the chip model
-    /// checking the board's own timing.
-    pub fn start(eda: &Eda, board: &Board, baud: u32) -> Result<ShellSim, SimError> {
-        ShellSim::start_checking(eda, board, &board.sdram_cycles(), baud)
+    /// Build (or reuse) the shell of `design` (with its core, or the stand-in) with its UART at
+    /// `baud` and start it, the chip model checking the board's own timing at the design's clock.
+    ///
+    /// Under Verilator the UART runs at a simulation baud: a few clocks a bit (the UART's
+    /// minimum is 4) instead of the board's 115200 baud's hundreds, or loading weights would take
+    /// hours of simulated clocks; the bitstream keeps the board's baud.
+    pub fn start(eda: &Eda, design: &Design, baud: u32) -> Result<ShellSim, SimError> {
+        ShellSim::start_checking(eda, design, &design.sdram_cycles(), baud)
     }
 
     /// As [`ShellSim::start`], the chip model checking the timing `chip` instead of the board's
     /// (a test that the model catches a controller built for a faster chip).
     pub fn start_checking(
         eda: &Eda,
-        board: &Board,
+        design: &Design,
         chip: &Cycles,
         baud: u32,
     ) -> Result<ShellSim, SimError> {
-        let verilog = emit(board, Some(baud));
+        let board = &design.board;
+        let verilog = design.shell_verilog(Some(baud));
+        let core = design.core_verilog()?;
         let mut h = DefaultHasher::new();
-        (&verilog, SIM_CPP, crate::eda::PINS).hash(&mut h);
+        (&verilog, &core, SIM_CPP, crate::eda::PINS).hash(&mut h);
         let dir = eda
             .venv
             .parent()
             .unwrap_or(&eda.venv)
             .join("hw-verilator")
-            .join(format!("{SHELL_MODULE}-{:016x}", h.finish()));
+            .join(format!(
+                "{SHELL_MODULE}-{}-{:016x}",
+                design.preset(),
+                h.finish()
+            ));
         let exe = dir.join("obj/sim");
         let io = |path: &Path| {
             let path = path.to_path_buf();
@@ -98,18 +110,26 @@ impl ShellSim {
             fs::create_dir_all(&dir).map_err(io(&dir))?;
             let v = dir.join(format!("{SHELL_MODULE}.v"));
             fs::write(&v, &verilog).map_err(io(&v))?;
+            let k = dir.join(format!("{CORE_MODULE}.v"));
+            fs::write(&k, &core).map_err(io(&k))?;
             let c = dir.join("shell_sim.cpp");
             fs::write(&c, SIM_CPP).map_err(io(&c))?;
             let mut cmd = eda.verilator();
             cmd.args([
                 "--cc", "--exe", "--build", "-j", "2", "-O2", "--prefix", "Vdut",
             ])
-            .args(waiver_args())
-            .args(["--top-module", SHELL_MODULE, "-Mdir"])
-            .arg(dir.join("obj"))
-            .args(["-o", "sim"])
-            .arg(&v)
-            .arg(&c);
+            .args(waiver_args());
+            if design.core.is_some() {
+                // As the core's own library build (`crate::system`): the core's Verilog passes
+                // `hw/tests/lint.rs` block by block; warnings of the whole are not fatal here.
+                cmd.arg("-Wno-fatal");
+            }
+            cmd.args(["--top-module", SHELL_MODULE, "-Mdir"])
+                .arg(dir.join("obj"))
+                .args(["-o", "sim"])
+                .arg(&v)
+                .arg(&k)
+                .arg(&c);
             run(&mut cmd)?;
         }
         let build_time = if fresh {
@@ -118,7 +138,7 @@ impl ShellSim {
             Duration::ZERO
         };
         let c = chip;
-        let div = divisor(board.clock.hz, f64::from(baud));
+        let div = divisor(design.clock_hz(), f64::from(baud));
         let args = [
             c.n_rcd,
             c.n_rrd,
