@@ -22,6 +22,7 @@
 pub mod checked;
 pub mod device;
 pub mod error;
+pub mod fpga;
 pub mod golden_device;
 pub mod rtl;
 pub mod session;
@@ -30,6 +31,7 @@ pub mod sim_device;
 pub use checked::Checked;
 pub use device::{Column, Device, SlotLengths, StepOutput};
 pub use error::{Mismatch, MismatchKind, RuntimeError};
+pub use fpga::{FpgaDevice, FpgaOptions};
 pub use golden_device::GoldenDevice;
 pub use rtl::{RtlDevice, RtlOptions};
 pub use session::{Fed, Sampler, Session, SessionOutput};

@@ -12,7 +12,11 @@
 //! then adds the timing model's figures for a decode step at the final position (tok/s at the
 //! configured clock, MBU, J/token). `rtl` runs the same compiled program on the core's RTL
 //! under Verilator (`--check` as for `sim`, `--vcd FILE` for a waveform) and adds the RTL's
-//! cycles for the last step beside the timing model's, and Verilator's speed. `golden` runs the
+//! cycles for the last step beside the timing model's, and Verilator's speed. `fpga` runs it on a
+//! real board over its serial port (`--board ulx3s --port /dev/ttyUSB0 [--baud N]`, the
+//! bitstream of `tokenfab bitstream` for the same `--config`), `fpga-sim` on the same board top
+//! under Verilator with a model of its SDRAM chip (the host protocol over a simulated UART); both
+//! take `--check`. `golden` runs the
 //! quantised reference alone, `float` the float reference (Hugging Face semantics).
 
 use std::path::{Path, PathBuf};
@@ -26,8 +30,13 @@ use tokenfab_checkpoint::ModelConfig;
 use tokenfab_compiler::{CompileOptions, ScaleRule, WeightFormat};
 use tokenfab_golden::quant::{QuantModel, QuantOptions};
 use tokenfab_golden::{argmax, FloatModel};
+use tokenfab_hw::fpga::board::Board;
 use tokenfab_isa::AccelConfig;
-use tokenfab_runtime::{Checked, Device, GoldenDevice, Sampler as LaneSampler, Session, SimDevice};
+use tokenfab_runtime::fpga::SerialLink;
+use tokenfab_runtime::{
+    Checked, Device, FpgaDevice, FpgaOptions, GoldenDevice, Sampler as LaneSampler, Session,
+    SimDevice,
+};
 use tokenizers::Tokenizer;
 
 use super::text::{emit, TextStream};
@@ -41,6 +50,11 @@ pub enum Backend {
     Sim,
     /// The compiled program on the core's RTL under Verilator.
     Rtl,
+    /// The compiled program on a real FPGA board over its serial port (--port, --board).
+    Fpga,
+    /// The compiled program on the board top under Verilator: the core, the SDRAM controller
+    /// with a model of the SDRAM chip, the UART bridged to the host protocol (--board).
+    FpgaSim,
     /// Golden's quantised reference (the accelerator's numerics, computed from the checkpoint).
     Golden,
     /// The float reference (Hugging Face semantics, f32).
@@ -94,6 +108,16 @@ pub struct RunArgs {
     /// Rtl backend: write the core's waveform to this VCD file.
     #[arg(long)]
     pub vcd: Option<PathBuf>,
+    /// Fpga backends: the board (a name in boards/ or a board .toml), whose bitstream
+    /// `tokenfab bitstream --board BOARD --config CONFIG` built.
+    #[arg(long, default_value = "ulx3s")]
+    pub board: String,
+    /// Fpga backend: the board's serial port.
+    #[arg(long)]
+    pub port: Option<String>,
+    /// Fpga backend: the serial port's baud (default: the board file's).
+    #[arg(long)]
+    pub baud: Option<u32>,
     /// Sampling temperature; 0 is greedy decoding.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub temperature: f32,
@@ -116,10 +140,23 @@ fn prepare(args: &RunArgs) -> anyhow::Result<Prepared> {
             args.temperature
         );
     }
-    if args.check && !matches!(args.backend, Backend::Sim | Backend::Rtl) {
+    if args.check
+        && !matches!(
+            args.backend,
+            Backend::Sim | Backend::Rtl | Backend::Fpga | Backend::FpgaSim
+        )
+    {
         bail!(
-            "--check compares the simulator or the RTL with golden: it needs --backend sim or rtl"
+            "--check compares the simulator, the RTL or the board with golden: it needs --backend sim, rtl, fpga or fpga-sim"
         );
+    }
+    match (args.backend, &args.port) {
+        (Backend::Fpga, None) => {
+            bail!("--backend fpga needs --port, the board's serial port (e.g. /dev/ttyUSB0)")
+        }
+        (Backend::Fpga, Some(_)) => {}
+        (_, Some(_)) => bail!("--port is the board's serial port: it needs --backend fpga"),
+        _ => {}
     }
     if args.vcd.is_some() && args.backend != Backend::Rtl {
         bail!("--vcd is the RTL's waveform: it needs --backend rtl");
@@ -170,7 +207,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let prepared = prepare(&args)?;
     match args.backend {
         Backend::Float => run_float(&args, &prepared),
-        Backend::Golden | Backend::Sim | Backend::Rtl => run_device(&args, &prepared),
+        Backend::Golden | Backend::Sim | Backend::Rtl | Backend::Fpga | Backend::FpgaSim => {
+            run_device(&args, &prepared)
+        }
     }
 }
 
@@ -267,6 +306,20 @@ fn run_device(args: &RunArgs, p: &Prepared) -> anyhow::Result<()> {
         generate_text(args, p, &mut device, &what)?;
         return Ok(());
     }
+    // A board's port is opened before the model is compiled, so a wrong port fails at once.
+    let board = match args.backend {
+        Backend::Fpga | Backend::FpgaSim => Some(Board::load(&args.board)?),
+        _ => None,
+    };
+    let serial = match (&board, &args.port) {
+        (Some(b), Some(port)) => Some(SerialLink::open(
+            port,
+            args.baud.unwrap_or(b.uart.baud),
+            Duration::from_secs(2),
+            accel.clock_hz,
+        )?),
+        _ => None,
+    };
     let opts = CompileOptions {
         format: q.format,
         group: q.group,
@@ -274,10 +327,15 @@ fn run_device(args: &RunArgs, p: &Prepared) -> anyhow::Result<()> {
         ..CompileOptions::default()
     };
     let program = super::cache::compiled(&args.model, &accel, &opts)?;
-    let target = if args.backend == Backend::Rtl {
-        "RTL under Verilator"
-    } else {
-        "simulator"
+    let target = match args.backend {
+        Backend::Rtl => "RTL under Verilator".to_string(),
+        Backend::Fpga => format!(
+            "FPGA board {} on {}",
+            args.board,
+            args.port.as_deref().unwrap_or("")
+        ),
+        Backend::FpgaSim => format!("board top of {} under Verilator", args.board),
+        _ => "simulator".to_string(),
     };
     let name = format!(
         "{target} ({}, {} g{})",
@@ -299,6 +357,41 @@ fn run_device(args: &RunArgs, p: &Prepared) -> anyhow::Result<()> {
             rtl
         };
         eprintln!("{}", super::simulate::rtl::summary(&program, &rtl));
+        return Ok(());
+    }
+    if let Some(board) = board {
+        let start = Instant::now();
+        let fpga = match serial {
+            Some(link) => FpgaDevice::new(
+                &program,
+                Box::new(link),
+                FpgaOptions::for_board(&board, accel.clock_hz),
+            )?,
+            None => FpgaDevice::simulated(&program, &board)?,
+        };
+        eprintln!(
+            "loaded {} bytes of program and weights over the host protocol in {:.1} s",
+            fpga.load_bytes,
+            start.elapsed().as_secs_f64()
+        );
+        let fpga = if args.check {
+            let mut pair = Checked::new(fpga, golden()?)?;
+            generate_text(args, p, &mut pair, &checked)?;
+            pair.into_inner().0
+        } else {
+            let mut fpga = fpga;
+            generate_text(args, p, &mut fpga, &name)?;
+            fpga
+        };
+        if let Some(last) = fpga.launches.last() {
+            eprintln!(
+                "last step: {} core cycles ({:.2} ms at {:.0} MHz), {:.2} s wall",
+                last.cycles,
+                last.cycles as f64 / accel.clock_hz * 1e3,
+                accel.clock_hz / 1e6,
+                last.wall.as_secs_f64()
+            );
+        }
         return Ok(());
     }
     let positions = if args.check {

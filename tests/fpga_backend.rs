@@ -1,0 +1,210 @@
+//! The FPGA backend (`tokenfab_runtime::fpga`) through the board top under Verilator: the core
+//! built for `fpga-ecp5` inside the ULX3S shell (UART, host-protocol engine, arbiter, SDR SDRAM
+//! controller) with the C++ model of the SDRAM chip checking every JEDEC timing, the backend's
+//! bytes bridged to the UART pins. A hand-written program is loaded over the host protocol and
+//! runs in lockstep with the functional simulator (`Checked`): logits and `OUT` equal, every
+//! step. The CLI's fpga backend refuses a port it cannot open with one line.
+//! Verilator is provisioned on first use; the board top's build is cached.
+
+mod common;
+
+use std::time::Instant;
+
+use common::fails;
+use common::programs::{hand_program, lane_bytes, logits_base, CTX, SLOTS};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokenfab_hw::fpga::board::Board;
+use tokenfab_isa::config::AccelConfig;
+use tokenfab_isa::instr::Instr;
+use tokenfab_isa::layout::embedding_row_bytes;
+use tokenfab_isa::numerics::weights::WeightFormat;
+use tokenfab_isa::Program;
+use tokenfab_runtime::{Checked, Column, Device, FpgaDevice, SimDevice};
+
+fn lane(r: &mut ChaCha8Rng) -> i32 {
+    match r.random_range(0..4) {
+        0 => [i32::MAX, -i32::MAX, i32::MIN, 0, 1, -1][r.random_range(0..6)],
+        1 => r.random_range(-1000..1000),
+        _ => r.random(),
+    }
+}
+
+/// As `tests/rtl_backend.rs`'s program: two parameter blocks (the second at an address that is
+/// not 8-byte aligned), vectors built with ADD at unaligned lane addresses, one STOREd as the
+/// logits (`n` lanes) and the ARGMAX of another as `OUT`. Every vector is written before it is
+/// read (the ISA leaves on-chip memory undefined at launch): `Z` is an EMBED of an all-zero table
+/// row, whichever token the column has.
+fn vector_program(preset: &str, n: u32, seed: u64) -> Program {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    let p: Vec<i32> = (0..n).map(|_| lane(&mut r)).collect();
+    let q: Vec<i32> = (0..n).map(|_| lane(&mut r)).collect();
+    let mut image = lane_bytes(&p);
+    image.resize(image.len().next_multiple_of(8) + 4, 0);
+    let q_at = image.len() as u64;
+    image.extend(lane_bytes(&q));
+    // The zero rows: one per token of the vocabulary (`n`), 32 lanes a group.
+    let kz = n.next_multiple_of(32);
+    let row = embedding_row_bytes(kz as usize, 32, WeightFormat::Int8);
+    image.resize(image.len().next_multiple_of(8), 0);
+    let zeros_at = image.len() as u64;
+    image.resize(image.len() + n as usize * row, 0);
+    let (z, vb, vc, vd) = (3, kz + 8, kz + n + 15, kz + 2 * n + 22);
+    let config = AccelConfig::preset(preset).expect("preset");
+    let logits = logits_base(image.len());
+    let instrs = vec![
+        Instr::KvConfig {
+            heads: 1,
+            head_dim: 16,
+            ctx: CTX,
+        },
+        Instr::Embed {
+            dram: zeros_at,
+            dst: z,
+            k: kz,
+            group: 32,
+            format: 0,
+        },
+        Instr::LoadParams {
+            dram: 0,
+            pmem: 5,
+            words: n,
+        },
+        Instr::LoadParams {
+            dram: q_at,
+            pmem: 5 + n,
+            words: n,
+        },
+        Instr::Add {
+            a: z,
+            b: 5,
+            dst: vb,
+            len: n,
+            b_param: 1,
+        },
+        Instr::Add {
+            a: vb,
+            b: 5 + n,
+            dst: vc,
+            len: n,
+            b_param: 1,
+        },
+        Instr::Add {
+            a: vc,
+            b: vb,
+            dst: vd,
+            len: n,
+            b_param: 0,
+        },
+        Instr::Store {
+            src: vd,
+            dram: logits,
+            len: n,
+        },
+        Instr::Argmax { src: vc, len: n },
+        Instr::Halt {},
+    ];
+    hand_program(config, image, instrs, n)
+}
+
+#[test]
+fn a_hand_written_program_on_the_simulated_ulx3s_equals_the_simulator_every_step() {
+    let program = vector_program("fpga-ecp5", 37, 7);
+    let board = Board::load("ulx3s").unwrap_or_else(|e| panic!("{e}"));
+    let t = Instant::now();
+    let fpga = FpgaDevice::simulated(&program, &board).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "board top built (or reused) and program loaded ({} bytes over the host protocol) in {:.1} s",
+        fpga.load_bytes,
+        t.elapsed().as_secs_f64()
+    );
+    let max = program.manifest.config.max_columns as u32;
+    let vocab = program.manifest.model.vocab_size;
+    let col = |token: u32, pos, seq| Column {
+        token: token % vocab,
+        pos,
+        seq,
+    };
+    let steps: Vec<Vec<Column>> = vec![
+        vec![col(1, 0, 0)],
+        vec![col(2, 1, 0), col(3, 0, 1)],
+        (0..max.min(CTX)).map(|p| col(p, p, SLOTS - 1)).collect(),
+        vec![col(5, 1, 0)],
+    ];
+    let mut pair = Checked::new(fpga, SimDevice::new(&program).unwrap()).unwrap();
+    for columns in &steps {
+        let t = Instant::now();
+        let out = pair.step(columns).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.logits.len(), columns.len());
+        assert_eq!(out.logits[0].len(), vocab as usize);
+        eprintln!(
+            "{} columns: equal, {:.2} s",
+            columns.len(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+    assert_eq!(pair.steps(), steps.len());
+    let (fpga, _) = pair.into_inner();
+    for l in &fpga.launches {
+        assert!(l.cycles > 0, "{l:?}");
+        eprintln!("{} columns: {} core cycles", l.columns.len(), l.cycles);
+    }
+}
+
+#[test]
+fn the_fpga_backend_names_a_port_it_cannot_open() {
+    let e = fails(&[
+        "run",
+        "--backend",
+        "fpga",
+        "--config",
+        "fpga-ecp5",
+        "--port",
+        "/dev/no-such-tty",
+        "--max-tokens",
+        "1",
+    ]);
+    assert!(
+        e.contains("cannot open serial port /dev/no-such-tty at 115200 baud"),
+        "{e}"
+    );
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+}
+
+/// The tiny model (gen-model's preset) compiled for `fpga-ecp5` generates on the simulated
+/// ULX3S through the CLI (`run --backend fpga-sim --check`): every step's logits equal golden's
+/// quantised reference, and the tokens equal the simulator's.
+#[test]
+fn the_tiny_model_generates_on_the_simulated_ulx3s_checked_against_golden() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    let model = model.to_str().unwrap();
+    common::ok(&["gen-model", "--preset", "tiny", "--out", model]);
+    let run = |backend: &str| {
+        let t = Instant::now();
+        let (out, err) = common::ok_both(&[
+            "run",
+            "--backend",
+            backend,
+            "--model",
+            model,
+            "--config",
+            "fpga-ecp5",
+            "--prompt",
+            "ab",
+            "--max-tokens",
+            "3",
+            "--check",
+        ]);
+        eprintln!("{backend}: {:.1} s\n{err}", t.elapsed().as_secs_f64());
+        (out, err)
+    };
+    let (fpga, err) = run("fpga-sim");
+    assert!(
+        err.contains("checked against the quantised golden reference"),
+        "{err}"
+    );
+    assert!(err.contains("core cycles"), "{err}");
+    let (sim, _) = run("sim");
+    assert_eq!(fpga, sim);
+}
