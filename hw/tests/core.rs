@@ -723,13 +723,13 @@ fn softmax_rope_program(preset: &str, heads: usize, dim: usize, seed: u64) {
         },
         Instr::Halt {},
     ]);
-    for c in 0..cols {
-        s.write_csr(csr::column(c, csr::POS), pos[c]);
+    for (c, &p) in pos.iter().enumerate().take(cols) {
+        s.write_csr(csr::column(c, csr::POS), p);
     }
     let cycles = launch(&mut s, &program, cols as u32);
     let (x, h) = (in_vector(&x), in_vector(&h));
-    for c in 0..cols {
-        let t = pos[c] as usize + 1;
+    for (c, &p) in pos.iter().enumerate().take(cols) {
+        let t = p as usize + 1;
         let mut want: Vec<i32> = softmax(&x[..t])
             .unwrap()
             .iter()
@@ -740,7 +740,7 @@ fn softmax_rope_program(preset: &str, heads: usize, dim: usize, seed: u64) {
         assert_eq!(got, want, "SOFTMAX column {c}");
         let mut want = h.clone();
         for head in want.chunks_exact_mut(dim) {
-            apply_rope(head, &steps, pos[c]).unwrap();
+            apply_rope(head, &steps, p).unwrap();
         }
         let got = words(&s, out_h + 4 * lanes as u32 * c as u32, lanes);
         assert_eq!(got, want, "ROPE column {c}");

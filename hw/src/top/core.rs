@@ -2089,54 +2089,47 @@ impl Logic for Core {
             State::EmbedRun => {
                 // The byte window: the exponent (after the bytes before the row), the scales
                 // into their RAM, then one code a cycle into the dequantisation.
-                if self.e_phase.q.val() == 0 {
-                    if self.e_have.q.val() >= (self.e_off.val() + 4) {
-                        self.e_exp.d.next = self.e_head.val().get_bits::<32>(0);
-                        self.e_take.next = self.e_off.val() + 4;
-                        self.e_phase.d.next = 1.into();
+                if (self.e_phase.q.val() == 0) & (self.e_have.q.val() >= (self.e_off.val() + 4)) {
+                    self.e_exp.d.next = self.e_head.val().get_bits::<32>(0);
+                    self.e_take.next = self.e_off.val() + 4;
+                    self.e_phase.d.next = 1.into();
+                }
+                if (self.e_phase.q.val() == 1) & (self.e_have.q.val() >= 2) {
+                    self.e_scales.write_enable.next = true;
+                    self.e_take.next = 2.into();
+                    self.e_g.d.next = self.e_g.q.val() + 1;
+                    if (self.e_g.q.val() + 1) == self.e_groups.val() {
+                        self.e_phase.d.next = 2.into();
                     }
                 }
-                if self.e_phase.q.val() == 1 {
-                    if self.e_have.q.val() >= 2 {
-                        self.e_scales.write_enable.next = true;
-                        self.e_take.next = 2.into();
-                        self.e_g.d.next = self.e_g.q.val() + 1;
-                        if (self.e_g.q.val() + 1) == self.e_groups.val() {
-                            self.e_phase.d.next = 2.into();
-                        }
-                    }
-                }
-                if self.e_phase.q.val() == 2 {
-                    if self.e_have.q.val().any() {
-                        if self.r_flag.q.val() {
-                            // INT4: the low nibble is the earlier code.
+                if (self.e_phase.q.val() == 2) & (self.e_have.q.val().any()) {
+                    if self.r_flag.q.val() {
+                        // INT4: the low nibble is the earlier code.
+                        self.e_code.next = bit_cast::<8, 4>(self.e_win.q.val().get_bits::<4>(0));
+                        if self.e_half.q.val() {
                             self.e_code.next =
-                                bit_cast::<8, 4>(self.e_win.q.val().get_bits::<4>(0));
-                            if self.e_half.q.val() {
-                                self.e_code.next =
-                                    bit_cast::<8, 4>(self.e_win.q.val().get_bits::<4>(4));
-                                self.e_take.next = 1.into();
-                            }
-                            if self.e_code.val().get_bit(3) {
-                                self.e_code.next = self.e_code.val() | 0xF0;
-                            }
-                            self.e_half.d.next = !self.e_half.q.val();
-                        } else {
-                            self.e_code.next = self.e_win.q.val().get_bits::<8>(0);
+                                bit_cast::<8, 4>(self.e_win.q.val().get_bits::<4>(4));
                             self.e_take.next = 1.into();
                         }
-                        self.i_valid.next = true;
-                        self.e_neg.d.next = self.e_code.val().get_bit(7);
-                        self.e_q.d.next = bit_cast::<16, 8>(self.e_code.val());
-                        // (A cast of `!code` would widen before the inversion in the Verilog.)
-                        self.e_ncode.next = !self.e_code.val();
-                        if self.e_code.val().get_bit(7) {
-                            self.e_q.d.next = bit_cast::<16, 8>(self.e_ncode.val()) + 1;
+                        if self.e_code.val().get_bit(3) {
+                            self.e_code.next = self.e_code.val() | 0xF0;
                         }
-                        self.idx.d.next = self.idx.q.val() + 1;
-                        if (self.idx.q.val() + 1) == self.r_len.q.val() {
-                            self.e_phase.d.next = 3.into();
-                        }
+                        self.e_half.d.next = !self.e_half.q.val();
+                    } else {
+                        self.e_code.next = self.e_win.q.val().get_bits::<8>(0);
+                        self.e_take.next = 1.into();
+                    }
+                    self.i_valid.next = true;
+                    self.e_neg.d.next = self.e_code.val().get_bit(7);
+                    self.e_q.d.next = bit_cast::<16, 8>(self.e_code.val());
+                    // (A cast of `!code` would widen before the inversion in the Verilog.)
+                    self.e_ncode.next = !self.e_code.val();
+                    if self.e_code.val().get_bit(7) {
+                        self.e_q.d.next = bit_cast::<16, 8>(self.e_ncode.val()) + 1;
+                    }
+                    self.idx.d.next = self.idx.q.val() + 1;
+                    if (self.idx.q.val() + 1) == self.r_len.q.val() {
+                        self.e_phase.d.next = 3.into();
                     }
                 }
                 self.e_win.d.next =
