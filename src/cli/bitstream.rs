@@ -91,8 +91,14 @@ pub fn run(a: BitstreamArgs) -> anyhow::Result<()> {
     let eda = Eda::get().context("provisioning Yosys, nextpnr-ecp5 and ecppack")?;
     let mut report = flow::build(eda, &design, config.clock_hz, &a.out)?;
     if !a.shell_only {
+        // A design that was not placed and routed has no Fmax: both figures are at the target.
+        let fmax = if report.routed {
+            report.fmax_hz
+        } else {
+            config.clock_hz
+        };
         report.estimate = Some(
-            estimate(&config, report.fmax_hz)
+            estimate(&config, fmax)
                 .with_context(|| format!("estimating the {ESTIMATE_MODEL} model's tok/s"))?,
         );
         report.write_json(&a.out)?;
