@@ -3,7 +3,8 @@
 //! It owns the trait and its backends — [`GoldenDevice`] (golden's quantised reference, one KV
 //! cache per slot), [`SimDevice`] (a compiled program on the functional simulator) and
 //! [`RtlDevice`] (the program on the core's RTL under Verilator, with the simulator's DRAM
-//! model behind its memory port; [`rtl`]); the FPGA board will implement the same trait — plus
+//! model behind its memory port; [`rtl`]) and [`FpgaDevice`] (the host protocol over a serial
+//! port to a board, or to the Verilated board top; [`fpga`]) — plus
 //! [`Session`] (chunked multi-column prefill, greedy or sampled generation with a per-token
 //! callback) and [`Checked`] (two devices in lockstep, logits compared exactly, the first
 //! mismatch an error).
