@@ -107,8 +107,13 @@ fn vector_program(preset: &str, n: u32, seed: u64) -> Program {
     hand_program(config, image, instrs, n)
 }
 
+/// The tests that build the simulated board take turns: concurrent Verilator builds of the same
+/// model would share its cache directory, and each compiler needs gigabytes of memory.
+static BOARD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn a_hand_written_program_on_the_simulated_ulx3s_equals_the_simulator_every_step() {
+    let _board = BOARD.lock().unwrap_or_else(|e| e.into_inner());
     let program = vector_program("fpga-ecp5", 37, 7);
     let board = Board::load("ulx3s").unwrap_or_else(|e| panic!("{e}"));
     let t = Instant::now();
@@ -176,6 +181,7 @@ fn the_fpga_backend_names_a_port_it_cannot_open() {
 /// quantised reference, and the tokens equal the simulator's.
 #[test]
 fn the_tiny_model_generates_on_the_simulated_ulx3s_checked_against_golden() {
+    let _board = BOARD.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model");
     let model = model.to_str().unwrap();
