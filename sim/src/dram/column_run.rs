@@ -37,24 +37,45 @@
 //! `tests::incremental` compares every command, completion and advance with the scheduler that
 //! decides each one, under random time steps and under the port's own horizon-driven ones.
 //!
-//! Inside one row-set of one segment, once the run has issued a column command to every bank
-//! group, the rows that bind the next command are known in closed form. Burst `i` goes to bank
-//! group `i mod G` of the row-set's bank, so the commands that can still change between two of
-//! the run's commands are the run's own: a row whose preceding slot is this command or "any
-//! column" refers, at bank or bank-group scope, to the command `G` bursts back, and at rank
-//! scope with window `w` to the one `w` back (the run uses only rows with `w <= G`; every
-//! shipped standard's column rows have `w = 1`). Every other row (the activate's `nRCD`, the
-//! other direction's turnarounds, a row command on a shared bus) is a constant of the run,
-//! computed once per bank group. So [`Unit::column_stretch`] issues the run's commands from a
-//! register of the last time per bank group, and writes the timing state, bank state, counters
-//! and trace back once at the end, as the commands one by one would have left them.
+//! Inside one row-set of one segment, the rows that bind the run's next command are known in
+//! closed form ([`Unit::column_stretch`]). Between two of the run's commands only the run's own
+//! commands change anything, and they change only the rows whose preceding slot is this command
+//! or "any column" ([`super::constraints::ColumnRunRows`]): those are evaluated from a small
+//! register of the last such command per bank group, per row-set bank and in the rank's recent
+//! history, which the run's commands update as [`super::timing::TimingState::record`] would.
+//! Every other row (the activate's `nRCD`, the other direction's turnarounds, a row command on a
+//! shared bus) is a constant of the run, computed once per bank group and kept across calls
+//! while no other command changes it ([`RunCache`]). The stretch writes the timing state, bank
+//! state, counters and trace back where the window changes (then takes the new window's bounds
+//! and goes on) and at its end, as the commands one by one would have left them.
 
-use super::constraints::{Command, CompiledRow, Scope, MAX_WINDOW, SLOT_ANY_COLUMN};
+use super::constraints::{ColumnRunRows, Command, MAX_WINDOW, SLOT_ANY_COLUMN};
 use super::scheduler::{TraceRecord, Unit};
-use super::timing::NEVER;
+use super::timing::{TimingState, NEVER};
 
 /// Most bank groups a stretch handles (the standards allow up to 16).
 const MAX_GROUPS: usize = 16;
+
+/// What a stretch's set-up computes from the timing state and keeps while no command changes it:
+/// per bank group, the earliest cycle of the column command in direction `write` to row-set
+/// `rs`'s bank under the rows that the run's own commands leave alone
+/// ([`super::constraints::ColumnRunRows::fixed`]), the head segment's arrival aside. Only a
+/// command of another kind changes it (a row command, a refresh, a column command in the other
+/// direction: [`Unit::issue`] drops it), or a change of state outside the scheduler
+/// ([`Unit::forget_decisions`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RunCache {
+    rs: u64,
+    write: bool,
+    fixed: [i64; MAX_GROUPS],
+}
+
+impl RunCache {
+    /// Whether a command `cmd` leaves it true.
+    pub(super) fn survives(&self, cmd: Command) -> bool {
+        cmd.is_column() && (cmd == Command::Wr) == self.write
+    }
+}
 
 /// What the other candidates of [`Unit::step`] leave to a run's next column command.
 #[derive(Clone, Copy, Debug)]
@@ -171,83 +192,80 @@ impl Unit {
             && self.p.geometry.rowset_of(k + 1).1 != 0
     }
 
-    /// Issue a stretch of the run in closed form, if the head segment has just issued a command
-    /// to every bank group of the head's row-set; true if it issued any.
-    fn column_stretch(&mut self, target: i64, bound: Bound) -> bool {
+    /// Issue a stretch of the run in closed form, within the head's row-set; true if it issued
+    /// any command.
+    ///
+    /// Where a command changes the look-ahead window, the stretch writes its commands back,
+    /// takes the new window's bounds as [`Unit::column_run`] would before calling it again, and
+    /// goes on with the same registers (nothing else it computed has changed).
+    fn column_stretch(&mut self, target: i64, mut bound: Bound) -> bool {
         let p = self.p.clone();
         let g = &p.geometry;
         let groups = u64::from(g.bank_groups);
         let Some(seg) = self.queue.front() else {
             return false;
         };
-        let k = seg.next();
-        let (rs, _) = g.rowset_of(k);
-        // The register of last times per bank group also holds the rank's recent history, which
-        // needs at least MAX_WINDOW bank groups.
-        if !(MAX_WINDOW..=MAX_GROUPS).contains(&(groups as usize))
-            || seg.issued < groups
-            || g.rowset_of(k - groups).0 != rs
-        {
+        if groups as usize > MAX_GROUPS {
             return false;
         }
+        let k = seg.next();
         let (write, arrival, end) = (seg.write, seg.arrival, seg.first + seg.count);
+        let (rs, _) = g.rowset_of(k);
+        let run_rows = &p.rows.column_runs[usize::from(write)];
         let cmd = if write { Command::Wr } else { Command::Rd };
-        let dynamic = |r: &CompiledRow| r.slot == cmd.index() || r.slot == SLOT_ANY_COLUMN;
-        // Latency of the rows on the command G bursts back, and per rank window w on the one w
-        // back.
-        let (mut back_g, mut back_w) = (NEVER, [NEVER; MAX_GROUPS + 1]);
-        for r in p.rows.by_following[cmd.index()]
-            .iter()
-            .filter(|r| dynamic(r))
-        {
-            match r.scope {
-                Scope::Bank | Scope::BankGroup => back_g = back_g.max(r.latency),
-                Scope::Rank if r.window as u64 <= groups => {
-                    back_w[r.window] = back_w[r.window].max(r.latency)
-                }
-                Scope::Rank => return false,
-            }
-        }
         let (bank, row) = g.rowset_bank_row(rs);
         let per = g.banks_per_group;
         let flat = |group: u64| (group as u32 * per + bank) as usize;
-        // Per bank group: the run's last command there, and the constant rows. A bank activated
-        // since (after a refresh) counts its next access as the miss: left to the exact path.
-        let (mut last, mut fixed) = ([NEVER; MAX_GROUPS], [NEVER; MAX_GROUPS]);
-        for grp in 0..groups {
-            let b = flat(grp);
-            if self.banks[b].fresh {
-                return false;
+        // Per bank group: the constant rows (from the cache while no other command has changed
+        // them), then the registers of the run's own rows.
+        let mut fixed = match self.run_cache {
+            Some(c) if c.rs == rs && c.write == write => c.fixed,
+            _ => {
+                let mut fixed = [NEVER; MAX_GROUPS];
+                for grp in 0..groups {
+                    let b = flat(grp);
+                    fixed[grp as usize] = self.timing.earliest_of(&run_rows.fixed, b, grp as usize);
+                }
+                self.run_cache = Some(RunCache { rs, write, fixed });
+                fixed
             }
-            last[grp as usize] = self.timing.group[grp as usize][cmd.index()];
-            fixed[grp as usize] = self
-                .timing
-                .earliest_under(&p.rows, cmd, &[b], |r| !dynamic(r))
-                .max(arrival);
+        };
+        // Whether a new contiguous stream begins at `k` (as `issue_column` counts them).
+        let new_stream = self.next_contig != Some((k, write));
+        let mut regs = Registers::load(&self.timing, cmd, groups as usize, flat);
+        for at in &mut fixed[..groups as usize] {
+            *at = (*at).max(arrival);
         }
         let due = self.refresh.due().map_or(i64::MAX, |d| d.next);
         let queued = self.queued(p.lookahead + end - k);
+        let bpr = g.bursts_per_rowset();
         let mut floor = self.floor;
-        let mut kk = k;
+        // `from`: the first of the commands not yet written back.
+        let (mut from, mut kk) = (k, k);
+        // Of those, the accesses that were a bank's first since its activate (row misses).
+        let mut misses = 0;
         // Ends where the exact path must take over: the segment's last burst (it completes the
-        // request) and anything after a command that changes the window.
+        // request), the row-set's end, a bank still to be opened, and where the new window
+        // leaves `column_run` to `step`.
         while kk + 1 < end {
             let grp = g.group_of(kk) as usize;
-            let mut t = fixed[grp].max(floor).max(last[grp].saturating_add(back_g));
-            for (w, &lat) in back_w.iter().enumerate().skip(1) {
-                if lat > NEVER {
-                    let back = g.group_of(kk + groups - w as u64) as usize;
-                    t = t.max(last[back] + lat);
-                }
+            let b = flat(grp as u64);
+            if self.banks[b].open_row != Some(row) {
+                break;
             }
+            let t = regs.earliest(run_rows, grp).max(fixed[grp]).max(floor);
             if (t > target && !self.may_issue_ahead(kk, end, write, queued - (kk - k)))
                 || due <= t
                 || !bound.allows(t, floor)
             {
                 break;
             }
-            last[grp] = t;
+            regs.record(grp, t);
             floor = t;
+            if self.banks[b].fresh {
+                self.banks[b].fresh = false;
+                misses += 1;
+            }
             if p.trace {
                 self.trace.push(TraceRecord {
                     cycle: t,
@@ -259,50 +277,150 @@ impl Unit {
             }
             self.queue.front_mut().expect("the head segment").issued += 1;
             kk += 1;
-            if !self.window_survives(kk - 1) {
+            let survives = self.window_survives(kk - 1);
+            if !survives {
                 self.window = None;
+            }
+            if kk % bpr == 0 {
                 break;
             }
-        }
-        let n = kk - k;
-        if n == 0 {
-            return false;
-        }
-        // The state the n commands leave: each bank group's (and bank's) last command, the rank's
-        // recent history of this command and of any column command, the floor, the counters.
-        for grp in 0..groups.min(n) {
-            let grp = g.group_of(kk - 1 - grp) as usize;
-            let b = flat(grp as u64);
-            for slot in [cmd.index(), SLOT_ANY_COLUMN] {
-                self.timing.bank[b][slot] = last[grp];
-                self.timing.group[grp][slot] = last[grp];
-            }
-        }
-        for slot in [cmd.index(), SLOT_ANY_COLUMN] {
-            let h = &mut self.timing.rank[slot];
-            let old = *h;
-            for (w, at) in h.iter_mut().enumerate() {
-                *at = if (w as u64) < n {
-                    last[g.group_of(kk - 1 - w as u64) as usize]
-                } else {
-                    old[w - n as usize]
+            if !survives {
+                // What `column_run` does next, from the state written back.
+                self.write_back_stretch(cmd, &regs, kk - from, misses, kk, target);
+                (from, misses) = (kk, 0);
+                let mut win = self.window();
+                if win.n > 0 && !p.rows.columns_spare_other_banks_rows {
+                    break;
+                }
+                let row_ready = self.row_ready(&win);
+                win.row_ready = Some(row_ready);
+                self.window = Some(win);
+                let Some(refresh_at) = self.refresh_bound(&win) else {
+                    break;
+                };
+                bound = Bound {
+                    row_ready,
+                    refresh_at,
                 };
             }
         }
+        if kk > from {
+            self.write_back_stretch(cmd, &regs, kk - from, misses, kk, target);
+        }
+        if kk > k && new_stream {
+            self.contig_since = k;
+        }
+        kk > k
+    }
+
+    /// Leave the state that the stretch's last `n` column commands `cmd` leave, the head now at
+    /// burst `kk` (`misses` of them a bank's first access since its activate, whose bank state
+    /// is already updated): the timing state from the registers, the floor, the counters.
+    fn write_back_stretch(
+        &mut self,
+        cmd: Command,
+        regs: &Registers,
+        n: u64,
+        misses: u64,
+        kk: u64,
+        target: i64,
+    ) {
+        let g = &self.p.geometry;
+        let (bank, _) = g.rowset_bank_row(g.rowset_of(kk - 1).0);
+        let per = g.banks_per_group;
+        regs.store(&mut self.timing, cmd, g.bank_groups as usize, |group| {
+            (group as u32 * per + bank) as usize
+        });
+        let floor = regs.rank[0][0];
         self.floor = floor;
         self.ahead_of_target = floor > target;
         self.wake = i64::MIN;
         self.resume_run = false;
         let c = &mut self.counters;
-        if write {
+        if cmd == Command::Wr {
             c.write_bursts += n;
         } else {
             c.read_bursts += n;
         }
-        c.row_hits += n;
-        self.next_contig = Some((kk, write));
-        let bpr = g.bursts_per_rowset();
-        self.at_boundary = kk % bpr == 0;
-        true
+        c.row_hits += n - misses;
+        c.row_misses += misses;
+        self.next_contig = Some((kk, cmd == Command::Wr));
+        self.at_boundary = kk % g.bursts_per_rowset() == 0;
+    }
+}
+
+/// The timing state a stretch's own commands change (see [`ColumnRunRows`]): per bank group,
+/// the last command `cmd` and the last column command to the group and to the row-set's bank
+/// in it, and the rank's recent history of both.
+struct Registers {
+    /// Index 0: `cmd`, 1: any column command.
+    bank: [[i64; MAX_GROUPS]; 2],
+    group: [[i64; MAX_GROUPS]; 2],
+    rank: [[i64; MAX_WINDOW]; 2],
+}
+
+impl Registers {
+    fn load(
+        timing: &TimingState,
+        cmd: Command,
+        groups: usize,
+        flat: impl Fn(u64) -> usize,
+    ) -> Self {
+        let mut r = Registers {
+            bank: [[NEVER; MAX_GROUPS]; 2],
+            group: [[NEVER; MAX_GROUPS]; 2],
+            rank: [timing.rank[cmd.index()], timing.rank[SLOT_ANY_COLUMN]],
+        };
+        for (own, slot) in [cmd.index(), SLOT_ANY_COLUMN].into_iter().enumerate() {
+            for grp in 0..groups {
+                r.bank[own][grp] = timing.bank[flat(grp as u64)][slot];
+                r.group[own][grp] = timing.group[grp][slot];
+            }
+        }
+        r
+    }
+
+    fn store(
+        &self,
+        timing: &mut TimingState,
+        cmd: Command,
+        groups: usize,
+        flat: impl Fn(u64) -> usize,
+    ) {
+        for (own, slot) in [cmd.index(), SLOT_ANY_COLUMN].into_iter().enumerate() {
+            for grp in 0..groups {
+                timing.bank[flat(grp as u64)][slot] = self.bank[own][grp];
+                timing.group[grp][slot] = self.group[own][grp];
+            }
+            timing.rank[slot] = self.rank[own];
+        }
+    }
+
+    /// The earliest cycle under the run's own rows of the command to bank group `grp`
+    /// (`TimingState::earliest` restricted to those rows).
+    #[inline]
+    fn earliest(&self, rows: &ColumnRunRows, grp: usize) -> i64 {
+        let mut t = NEVER;
+        for own in 0..2 {
+            t = t
+                .max(self.bank[own][grp] + rows.back_bank[own])
+                .max(self.group[own][grp] + rows.back_group[own]);
+            for w in 0..MAX_WINDOW {
+                t = t.max(self.rank[own][w] + rows.back_rank[own][w]);
+            }
+        }
+        t
+    }
+
+    /// `TimingState::record` of the command to bank group `grp` at `t`.
+    #[inline]
+    fn record(&mut self, grp: usize, t: i64) {
+        for own in 0..2 {
+            self.bank[own][grp] = t;
+            self.group[own][grp] = t;
+            let h = &mut self.rank[own];
+            h.copy_within(0..MAX_WINDOW - 1, 1);
+            h[0] = t;
+        }
     }
 }

@@ -207,6 +207,55 @@ pub struct CompiledRows {
     /// `REFab` or `REFpb` (true where row and column commands have separate buses, as on HBM).
     /// Then column commands to other banks leave such a command's earliest cycle where it was.
     pub columns_spare_other_banks_rows: bool,
+    /// Per direction (`RD`, `WR`), the rows split the way a column run evaluates them
+    /// ([`super::column_run`]), computed once here rather than at every run.
+    pub column_runs: [ColumnRunRows; 2],
+}
+
+/// The rows that bind a column command `cmd` within a column run, split the way the run
+/// evaluates them: those counted from the run's own commands (preceding slot `cmd` or any column
+/// command), by scope and slot, and all the others, which the run's own commands leave where
+/// they are.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnRunRows {
+    /// Per preceding slot (0: `cmd`, 1: any column command), the longest bank-scope latency
+    /// ([`super::timing::NEVER`] with none).
+    pub back_bank: [i64; 2],
+    /// The same at bank-group scope.
+    pub back_group: [i64; 2],
+    /// The same at rank scope, per window `w` (index `w - 1`).
+    pub back_rank: [[i64; MAX_WINDOW]; 2],
+    /// The other rows.
+    pub fixed: Vec<CompiledRow>,
+}
+
+impl ColumnRunRows {
+    fn new(by_following: &[CompiledRow], cmd: Command) -> Self {
+        use super::timing::NEVER;
+        let mut out = ColumnRunRows {
+            back_bank: [NEVER; 2],
+            back_group: [NEVER; 2],
+            back_rank: [[NEVER; MAX_WINDOW]; 2],
+            fixed: Vec::new(),
+        };
+        for r in by_following {
+            let own = if r.slot == cmd.index() {
+                0
+            } else if r.slot == SLOT_ANY_COLUMN {
+                1
+            } else {
+                out.fixed.push(*r);
+                continue;
+            };
+            let at = match r.scope {
+                Scope::Bank => &mut out.back_bank[own],
+                Scope::BankGroup => &mut out.back_group[own],
+                Scope::Rank => &mut out.back_rank[own][r.window - 1],
+            };
+            *at = (*at).max(r.latency);
+        }
+        out
+    }
 }
 
 impl CompiledRows {
@@ -238,10 +287,13 @@ impl CompiledRows {
         let columns_spare_other_banks_rows = !rows.iter().any(|r| {
             !r.following.is_column() && from_column(r.preceding) && r.scope != Scope::Bank
         });
+        let column_runs = [Command::Rd, Command::Wr]
+            .map(|cmd| ColumnRunRows::new(&by_following[cmd.index()], cmd));
         CompiledRows {
             by_following,
             horizon,
             columns_spare_other_banks_rows,
+            column_runs,
         }
     }
 }

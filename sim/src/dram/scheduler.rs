@@ -28,6 +28,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::bank::{Access, Bank};
+use super::column_run::RunCache;
 use super::constraints::{Command, CompiledRows};
 use super::fastpath::FastCarry;
 use super::mapping::Geometry;
@@ -143,6 +144,8 @@ pub struct Unit {
     /// target would not have issued it yet, and its last command would lie at or before the
     /// model's clock ([`super::model::DramModel::known_completions_through`] counts it so).
     pub(super) ahead_of_target: bool,
+    /// The set-up of the last column stretch, while it holds ([`RunCache`]).
+    pub(super) run_cache: Option<RunCache>,
 }
 
 impl Unit {
@@ -166,6 +169,7 @@ impl Unit {
             resume_run: false,
             ahead: [false; 2],
             ahead_of_target: false,
+            run_cache: None,
             p,
         }
     }
@@ -185,6 +189,7 @@ impl Unit {
     /// banks, timing or refresh state other than through [`Unit::step`] (the fast path).
     pub fn forget_decisions(&mut self) {
         self.window = None;
+        self.run_cache = None;
         self.wake = i64::MIN;
         self.resume_run = false;
     }
@@ -575,6 +580,9 @@ impl Unit {
         debug_assert!(at >= self.floor, "commands issue in time order");
         debug_assert!(at >= self.timing.earliest(&self.p.rows, cmd, banks));
         self.timing.record(cmd, banks, at);
+        if self.run_cache.is_some_and(|c| !c.survives(cmd)) {
+            self.run_cache = None;
+        }
         self.wake = i64::MIN;
         self.resume_run = false;
         self.ahead_of_target = false;

@@ -68,6 +68,22 @@ impl TimingState {
         t
     }
 
+    /// The earliest cycle a command to bank `b` of bank group `group` satisfies every row of
+    /// `rows` (a subset of its rows).
+    #[inline]
+    pub fn earliest_of(&self, rows: &[CompiledRow], b: usize, group: usize) -> i64 {
+        let mut t = NEVER;
+        for r in rows {
+            let at = match r.scope {
+                Scope::Bank => self.bank[b][r.slot],
+                Scope::BankGroup => self.group[group][r.slot],
+                Scope::Rank => self.rank[r.slot][r.window - 1],
+            };
+            t = t.max(at + r.latency);
+        }
+        t
+    }
+
     /// Record `cmd` to `banks` at cycle `at`.
     pub fn record(&mut self, cmd: Command, banks: &[usize], at: i64) {
         let bus = if cmd.is_column() {
