@@ -210,6 +210,18 @@ pub struct CompiledRows {
     /// Per direction (`RD`, `WR`), the rows split the way a column run evaluates them
     /// ([`super::column_run`]), computed once here rather than at every run.
     pub column_runs: [ColumnRunRows; 2],
+    /// The rows per following command, split by scope ([`super::timing::TimingState::earliest`]
+    /// evaluates them without a branch on the scope).
+    pub by_scope: [ScopedRows; 6],
+}
+
+/// The rows of one following command by scope: (preceding slot, latency) at bank and bank-group
+/// scope, (preceding slot, window - 1, latency) at rank scope.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScopedRows {
+    pub bank: Vec<(usize, i64)>,
+    pub group: Vec<(usize, i64)>,
+    pub rank: Vec<(usize, usize, i64)>,
 }
 
 /// The rows that bind a column command `cmd` within a column run, split the way the run
@@ -289,11 +301,23 @@ impl CompiledRows {
         });
         let column_runs = [Command::Rd, Command::Wr]
             .map(|cmd| ColumnRunRows::new(&by_following[cmd.index()], cmd));
+        let by_scope = by_following.each_ref().map(|rows| {
+            let mut out = ScopedRows::default();
+            for r in rows {
+                match r.scope {
+                    Scope::Bank => out.bank.push((r.slot, r.latency)),
+                    Scope::BankGroup => out.group.push((r.slot, r.latency)),
+                    Scope::Rank => out.rank.push((r.slot, r.window - 1, r.latency)),
+                }
+            }
+            out
+        });
         CompiledRows {
             by_following,
             horizon,
             columns_spare_other_banks_rows,
             column_runs,
+            by_scope,
         }
     }
 }

@@ -254,6 +254,9 @@ impl Unit {
         let g = &self.p.geometry;
         let (groups, per_group) = (u64::from(g.bank_groups), g.banks_per_group);
         let bpr = g.bursts_per_rowset();
+        // The banks of one row-set (one bank index in every bank group) as a mask, for bank
+        // index 0.
+        let spread = (0..groups).fold(0u64, |m, bg| m | 1 << (bg * u64::from(per_group)));
         let mut w = Window {
             needy: [(0, 0, 0); MAX_NEEDY],
             n: 0,
@@ -269,6 +272,12 @@ impl Unit {
                 let (rs, off) = g.rowset_of(k);
                 let chunk = n.min(bpr - off);
                 let (bank, row) = g.rowset_bank_row(rs);
+                if chunk >= groups && (spread << bank) & !w.busy == 0 {
+                    // Every bank group's bank of this row-set is in use already.
+                    k += chunk;
+                    n -= chunk;
+                    continue;
+                }
                 for i in 0..chunk.min(groups) {
                     // `bpr` is a multiple of the bank-group count, so `k % groups == off % groups`.
                     let bg = g.group_of(off + i);

@@ -37,7 +37,21 @@ impl TimingState {
     /// The earliest cycle `cmd` to `banks` (empty for a rank-wide command) satisfies every row.
     #[inline]
     pub fn earliest(&self, rows: &CompiledRows, cmd: Command, banks: &[usize]) -> i64 {
-        self.earliest_under(rows, cmd, banks, |_| true)
+        let rows = &rows.by_scope[cmd.index()];
+        let mut t = NEVER;
+        for &b in banks {
+            let (bank, group) = (&self.bank[b], &self.group[self.group_of(b)]);
+            for &(slot, latency) in &rows.bank {
+                t = t.max(bank[slot] + latency);
+            }
+            for &(slot, latency) in &rows.group {
+                t = t.max(group[slot] + latency);
+            }
+        }
+        for &(slot, back, latency) in &rows.rank {
+            t = t.max(self.rank[slot][back] + latency);
+        }
+        t
     }
 
     /// The earliest cycle `cmd` to `banks` satisfies every row that `applies` accepts.
