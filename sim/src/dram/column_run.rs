@@ -53,8 +53,9 @@ use super::constraints::{ColumnRunRows, Command, MAX_WINDOW, SLOT_ANY_COLUMN};
 use super::scheduler::{TraceRecord, Unit};
 use super::timing::{TimingState, NEVER};
 
-/// Most bank groups a stretch handles (the standards allow up to 16).
-const MAX_GROUPS: usize = 16;
+/// Most bank groups a stretch handles (a standard with more, up to 16, takes the exact path;
+/// every shipped one has at most 4, DDR5 has 8). Its registers are this wide.
+const MAX_GROUPS: usize = 8;
 
 /// What a stretch's set-up computes from the timing state and keeps while no command changes it:
 /// per bank group, the earliest cycle of the column command in direction `write` to row-set
