@@ -22,14 +22,15 @@ use tokenfab_sim::dram_timing::MemoryStandard;
 
 /// Channels a memory choice gets when `--memory` names only the standard: a typical interface
 /// of each standard (peak bandwidths from `configs/memory/README.md`).
-const DEFAULT_CHANNELS: [(&str, usize); 7] = [
+const DEFAULT_CHANNELS: [(&str, usize); 8] = [
     ("lpddr5", 8),    // a 128-bit LPDDR5-6400 interface, 102.4 GB/s (edge-lpddr5x's width)
     ("lpddr5x", 8),   // a 128-bit LPDDR5X-8533 interface, 136.5 GB/s (edge-lpddr5x)
     ("hbm2", 32),     // the Alveo U280's 32 pseudo-channels, 460.8 GB/s (fpga-u280)
     ("hbm2e", 8),     // one HBM2E stack: 8 x 128-bit channels, 460.8 GB/s
     ("hbm3", 16),     // one HBM3 stack at the H100's pin speed: 16 x 64-bit channels, 670 GB/s
     ("ddr4", 2),      // two DDR4-3200 DIMM channels, 51.2 GB/s
-    ("sdr-sdram", 1), // the ULX3S's single x16 SDR SDRAM (tiny, fpga-ecp5)
+    ("sdr-sdram", 1), // the ULX3S's single x16 SDR SDRAM at its rated 7 ns (tiny)
+    ("sdr-sdram-50mhz", 1), // the same chip as the ULX3S board top drives it (fpga-ecp5)
 ];
 
 /// One memory system: a standard of `configs/memory/` and a channel count.
