@@ -50,7 +50,7 @@
 //! and goes on) and at its end, as the commands one by one would have left them.
 
 use super::constraints::{ColumnRunRows, Command, MAX_WINDOW, SLOT_ANY_COLUMN};
-use super::scheduler::{TraceRecord, Unit};
+use super::scheduler::{TraceRecord, Unit, WindowChange};
 use super::timing::{TimingState, NEVER};
 
 /// Most bank groups a stretch handles (a standard with more, up to 16, takes the exact path;
@@ -278,9 +278,35 @@ impl Unit {
             }
             self.queue.front_mut().expect("the head segment").issued += 1;
             kk += 1;
-            let survives = self.window_survives(kk - 1);
-            if !survives {
-                self.window = None;
+            let mut survives = true;
+            match self.window_change(kk - 1) {
+                WindowChange::None => {}
+                // Only the far end changed, by a bank the stretch does not use; with no refresh
+                // owed and columns that spare other banks' rows, the bounds change only by that
+                // bank becoming needy, from a timing state the stretch has not touched.
+                WindowChange::Enters { burst, arrival }
+                    if self.refresh.is_quiet()
+                        && p.rows.columns_spare_other_banks_rows
+                        && self.window.is_some() =>
+                {
+                    let mut win = self.window.expect("checked");
+                    let (b2, needy) = self.window_enter(&mut win, burst, arrival);
+                    if b2 % per as usize == bank as usize {
+                        self.window = None;
+                        survives = false;
+                    } else {
+                        if needy {
+                            let r = self.row_ready_of(b2, arrival);
+                            bound.row_ready = bound.row_ready.min(r);
+                            win.row_ready = Some(bound.row_ready);
+                        }
+                        self.window = Some(win);
+                    }
+                }
+                _ => {
+                    self.window = None;
+                    survives = false;
+                }
             }
             if kk % bpr == 0 {
                 break;

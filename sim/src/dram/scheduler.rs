@@ -100,6 +100,13 @@ pub(super) struct Window {
     pub(super) row_ready: Option<i64>,
 }
 
+/// What [`Unit::window_change`] found.
+pub(super) enum WindowChange {
+    None,
+    Enters { burst: u64, arrival: i64 },
+    Other,
+}
+
 enum Choice {
     Column,
     Row(usize),
@@ -226,28 +233,62 @@ impl Unit {
     /// - the burst entering at the far end, if any, is not a first use if `G` bursts before it,
     ///   in the same segment and row-set, the window already uses the same bank and row.
     pub(super) fn window_survives(&self, k: u64) -> bool {
+        matches!(self.window_change(k), WindowChange::None)
+    }
+
+    /// How the column command to burst `k` changed the window, as far as
+    /// [`Unit::window_survives`] can tell: not at all; only by the burst that entered at the far
+    /// end, which may be a first use (the burst that left is not the last use of its bank);
+    /// or maybe otherwise.
+    pub(super) fn window_change(&self, k: u64) -> WindowChange {
         let g = &self.p.geometry;
         let groups = u64::from(g.bank_groups);
         let Some(head) = self.queue.front() else {
-            return false;
+            return WindowChange::Other;
         };
         if groups >= self.p.lookahead
             || k + groups >= head.first + head.count
             || g.rowset_of(k).0 != g.rowset_of(k + groups).0
         {
-            return false;
+            return WindowChange::Other;
         }
         let mut pos = self.p.lookahead - 1;
         for s in &self.queue {
             let left = s.count - s.issued;
             if pos < left {
                 let j = s.next() + pos;
-                return pos >= groups && g.rowset_of(j).0 == g.rowset_of(j - groups).0;
+                return if pos >= groups && g.rowset_of(j).0 == g.rowset_of(j - groups).0 {
+                    WindowChange::None
+                } else {
+                    WindowChange::Enters {
+                        burst: j,
+                        arrival: s.arrival,
+                    }
+                };
             }
             pos -= left;
         }
         // The window holds the whole queue: nothing enters.
-        true
+        WindowChange::None
+    }
+
+    /// `window` with burst `j` (of a segment that arrived at `arrival`) added at its far end
+    /// (what [`Unit::scan_window`] gives after a [`WindowChange::Enters`]); the bank and row
+    /// of `j`, and whether it became needy.
+    pub(super) fn window_enter(&self, window: &mut Window, j: u64, arrival: i64) -> (usize, bool) {
+        let g = &self.p.geometry;
+        let loc = g.locate(j);
+        let b = loc.flat_bank(g.banks_per_group);
+        if window.busy & (1 << b) != 0 {
+            return (b, false);
+        }
+        window.busy |= 1 << b;
+        if self.banks[b].open_row != Some(loc.row) && window.n < MAX_NEEDY {
+            window.needy[window.n] = (b, loc.row, arrival);
+            window.n += 1;
+            return (b, true);
+        }
+        (b, false)
     }
 
     fn scan_window(&self) -> Window {
@@ -308,21 +349,24 @@ impl Unit {
     /// leaves them out; a group chosen later only leaves out more (so the value stays a safe
     /// bound), and a refresh issued drops the window with it.
     pub(super) fn row_ready(&self, win: &Window) -> i64 {
-        let rows = &self.p.rows;
-        let blocked = self.refresh_target_mask();
         win.needy[..win.n]
             .iter()
-            .filter(|&&(b, _, _)| blocked & (1 << b) == 0)
-            .map(|&(b, _, arrival)| {
-                let cmd = if self.banks[b].is_open() {
-                    Command::Pre
-                } else {
-                    Command::Act
-                };
-                self.timing.earliest(rows, cmd, &[b]).max(arrival)
-            })
+            .map(|&(b, _, arrival)| self.row_ready_of(b, arrival))
             .min()
             .unwrap_or(i64::MAX)
+    }
+
+    /// [`Unit::row_ready`]'s term for needy bank `b` of a segment that arrived at `arrival`.
+    pub(super) fn row_ready_of(&self, b: usize, arrival: i64) -> i64 {
+        if self.refresh_target_mask() & (1 << b) != 0 {
+            return i64::MAX;
+        }
+        let cmd = if self.banks[b].is_open() {
+            Command::Pre
+        } else {
+            Command::Act
+        };
+        self.timing.earliest(&self.p.rows, cmd, &[b]).max(arrival)
     }
 
     /// Banks of the per-bank refresh group being refreshed, as a mask.
