@@ -262,21 +262,20 @@ fn programs_the_rtl_cannot_take_are_one_line_errors() {
     );
 }
 
-/// A compiled model generates on the RTL: `run --backend rtl --check` on the tiny model, INT8
-/// and INT4, a prompt (its prefill runs several columns in one step) and 16 tokens, with golden's
-/// quantised reference in lockstep: every logit of every step equal. The report gives the last
-/// step's RTL cycles beside the timing model's: within 2% for INT8 (measured +1.6%); INT4's
-/// shorter weight stream leaves the RTL's serial STORE, ARGMAX, KVSTORE and instruction fetch
-/// (about 2,400 cycles a step the timing model overlaps) at +2.5%, so its bound here is 3% until
-/// those units are pipelined (issue 5's 2% is not met for INT4 yet).
-#[test]
-fn a_compiled_model_generates_on_the_rtl_equal_to_golden_every_step() {
+/// `run --backend rtl --check` of `gen-model --preset PRESET` on the tiny core, INT8 and INT4: a
+/// prompt (its prefill runs several columns in one step) and 16 tokens, with golden's quantised
+/// reference in lockstep — every logit of every step equal — and every decode step's RTL cycles
+/// (one column) within 2% of the timing model's (issue 5's bound; the run prints the largest
+/// difference). The prompt's multi-column prefill steps are not held to it: the RTL's vector unit
+/// runs `ROPE` a pair every other cycle and `EMBED` a code a cycle per column where the timing
+/// model takes `vector.lanes` a cycle, so they come out 3-6% slower (printed, not asserted).
+fn generates_on_the_rtl_equal_to_golden(preset: &str) {
     // Build the core here first, so the CLI finds it cached rather than racing another build.
     core_library(&AccelConfig::preset("tiny").unwrap(), false).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model");
     let s = |p: &Path| p.to_str().unwrap().to_owned();
-    ok(&["gen-model", "--preset", "tiny", "--out", &s(&model)]);
+    ok(&["gen-model", "--preset", preset, "--out", &s(&model)]);
     for weights in ["int8", "int4"] {
         let (_, err) = ok_both(&[
             "run",
@@ -296,24 +295,33 @@ fn a_compiled_model_generates_on_the_rtl_equal_to_golden_every_step() {
         ]);
         assert!(
             err.contains("16 tokens generated") && err.contains("every logit equal"),
-            "{weights}: {err}"
+            "{preset} {weights}: {err}"
         );
         let line = err
             .lines()
             .find(|l| l.starts_with("RTL (tiny"))
             .unwrap_or_else(|| panic!("no cycle line: {err}"));
         let pct: f64 = line
-            .rsplit_once('(')
+            .split_once("largest difference of a decode (one-column) step ")
             .and_then(|(_, t)| t.split('%').next())
             .and_then(|t| t.parse().ok())
-            .unwrap_or_else(|| panic!("no difference in: {line}"));
-        eprintln!("{weights}: {line}");
-        let bound = if weights == "int8" { 2.0 } else { 3.0 };
+            .unwrap_or_else(|| panic!("no decode step difference in: {line}"));
+        eprintln!("{preset} {weights}: {line}");
         assert!(
-            pct.abs() <= bound,
-            "{weights}: RTL vs timing model {pct}%: {line}"
+            pct.abs() <= 2.0,
+            "{preset} {weights}: RTL vs timing model {pct}%: {line}"
         );
     }
+}
+
+#[test]
+fn the_tiny_model_generates_on_the_rtl_equal_to_golden_every_step() {
+    generates_on_the_rtl_equal_to_golden("tiny");
+}
+
+#[test]
+fn the_small_model_generates_on_the_rtl_equal_to_golden_every_step() {
+    generates_on_the_rtl_equal_to_golden("small");
 }
 
 /// `simulate --backend rtl` on a program the RTL runs: the same ids as the simulator, and the

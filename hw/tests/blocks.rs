@@ -290,14 +290,14 @@ fn argmax_picks_the_lowest_index_of_the_maximum() {
             })
             .collect();
         for (i, &x) in v.iter().enumerate() {
-            steps.push(vec![1, u128::from(i == 0), x as u32 as u128]);
+            steps.push(vec![1, u128::from(i == 0), x as u32 as u128, i as u128]);
         }
         let want = argmax(&v).unwrap();
         ties += usize::from(v[want + 1..].contains(&v[want]));
         checks.push((steps.len() - 1, want, v[want]));
     }
     let names: Vec<&str> = m.inputs.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["valid", "first", "value"]);
+    assert_eq!(names, ["valid", "first", "value", "at"]);
     let index_at = m.outputs.iter().position(|p| p.name == "index").unwrap();
     let best_at = m.outputs.iter().position(|p| p.name == "best").unwrap();
     let out = m.run(&steps).unwrap();

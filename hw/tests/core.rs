@@ -71,12 +71,20 @@ fn lane(r: &mut ChaCha8Rng) -> i32 {
 
 /// LOADP two parameter blocks (one from an address that is not 8-byte aligned), build vectors
 /// with ADD at unaligned lane addresses (from parameter memory and from vector memory), STORE
-/// one per column and take the ARGMAX of another, for two columns.
-fn vector_program(preset: &str, n: usize, seed: u64) {
+/// one per column and take the ARGMAX of another, for two columns. With `ties`, every lane is
+/// one of a few small values, so the maximum repeats within and across the lanes read a cycle.
+fn vector_program(preset: &str, n: usize, seed: u64, ties: bool) {
     let mut s = system(preset);
     let mut r = ChaCha8Rng::seed_from_u64(seed);
-    let p: Vec<i32> = (0..n).map(|_| lane(&mut r)).collect();
-    let q: Vec<i32> = (0..n).map(|_| lane(&mut r)).collect();
+    let draw = |r: &mut ChaCha8Rng| {
+        if ties {
+            r.random_range(-2..2)
+        } else {
+            lane(r)
+        }
+    };
+    let p: Vec<i32> = (0..n).map(|_| draw(&mut r)).collect();
+    let q: Vec<i32> = (0..n).map(|_| draw(&mut r)).collect();
     let (pa, qa, out) = (0x8000u32, 0x9004u32, 0xA000u32);
     put_words(&mut s, pa, &p);
     put_words(&mut s, qa, &q);
@@ -148,13 +156,16 @@ fn vector_program(preset: &str, n: usize, seed: u64) {
 
 #[test]
 fn loadp_add_store_argmax_on_tiny() {
-    vector_program("tiny", 37, 1);
-    vector_program("tiny", 64, 2);
+    vector_program("tiny", 37, 1, false);
+    vector_program("tiny", 64, 2, false);
+    // A STORE of 101 beats a column (more than the write engine buffers), unaligned in column 1.
+    vector_program("tiny", 203, 4, true);
 }
 
 #[test]
 fn loadp_add_store_argmax_on_fpga_ecp5() {
-    vector_program("fpga-ecp5", 29, 3);
+    vector_program("fpga-ecp5", 29, 3, false);
+    vector_program("fpga-ecp5", 70, 5, true);
 }
 
 /// KVSTORE before any KVCFG: the core stops the launch with status OPERAND at that instruction

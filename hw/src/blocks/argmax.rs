@@ -1,5 +1,7 @@
-//! Argmax over a stream of 32-bit lanes, one lane a beat (`numerics::argmax::argmax`): the
-//! lowest index wins ties, which in hardware is a strict `>` while scanning upwards.
+//! Argmax over a stream of 32-bit lanes, one candidate a beat (`numerics::argmax::argmax`): the
+//! lowest index wins ties, which in hardware is a strict `>` while scanning upwards. A beat
+//! carries the candidate's index, so a unit that reads several lanes a cycle presents the best
+//! of them (the lowest of equal ones) with its index.
 //!
 //! The signed comparison is done on unsigned vectors with the sign bit flipped (an order
 //! preserving map from two's complement to offset binary), so the Verilog never depends on
@@ -26,6 +28,8 @@ pub struct Argmax {
     pub first: Signal<In, Bit>,
     /// The lane, two's complement.
     pub value: Signal<In, Bits<32>>,
+    /// Its index in the vector (indices increase from beat to beat).
+    pub at: Signal<In, Bits<INDEX_BITS>>,
     /// The index of the largest lane so far (lowest on ties).
     pub index: Signal<Out, Bits<INDEX_BITS>>,
     /// The largest lane so far.
@@ -33,7 +37,6 @@ pub struct Argmax {
     sign: Constant<Bits<32>>,
     best_q: DFF<Bits<32>>,
     index_q: DFF<Bits<INDEX_BITS>>,
-    count_q: DFF<Bits<INDEX_BITS>>,
 }
 
 impl Default for Argmax {
@@ -43,12 +46,12 @@ impl Default for Argmax {
             valid: Default::default(),
             first: Default::default(),
             value: Default::default(),
+            at: Default::default(),
             index: Default::default(),
             best: Default::default(),
             sign: Constant::new(Bits::<32>::from(1u64 << 31)),
             best_q: Default::default(),
             index_q: Default::default(),
-            count_q: Default::default(),
         }
     }
 }
@@ -56,18 +59,15 @@ impl Default for Argmax {
 impl Logic for Argmax {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, best_q, index_q, count_q);
+        dff_setup!(self, clock, best_q, index_q);
         if self.valid.val() {
             if self.first.val() {
                 self.best_q.d.next = self.value.val();
-                self.index_q.d.next = 0.into();
-                self.count_q.d.next = 1.into();
-            } else {
-                self.count_q.d.next = self.count_q.q.val() + 1;
-                if (self.value.val() ^ self.sign.val()) > (self.best_q.q.val() ^ self.sign.val()) {
-                    self.best_q.d.next = self.value.val();
-                    self.index_q.d.next = self.count_q.q.val();
-                }
+                self.index_q.d.next = self.at.val();
+            } else if (self.value.val() ^ self.sign.val()) > (self.best_q.q.val() ^ self.sign.val())
+            {
+                self.best_q.d.next = self.value.val();
+                self.index_q.d.next = self.at.val();
             }
         }
         self.index.next = self.index_q.q.val();

@@ -261,6 +261,8 @@ pub struct Core {
     /// The lanes read a cycle ago are written back (ADD; QUANT and ARGMAX only read).
     v_write: DFF<Bit>,
     hold: DFF<Bits<32>>,
+    /// `STORE`: the lane read this cycle is pushed to the write engine next cycle.
+    s_valid: DFF<Bit>,
     col_base: DFF<Bits<32>>,
     // Memories and datapath.
     /// Vector memory: per column `c`, banks `c * L .. (c + 1) * L` ([`super::lanes`]'s
@@ -478,6 +480,11 @@ pub struct Core {
     ro_odd: DFF<Bit>,
     ro_y: DFF<Bits<32>>,
     sel_a: Vec<Signal<Local, Bits<32>>>,
+    /// `ARGMAX`: the best of lanes 0..=j read a cycle ago (the lowest of equal ones), its lane.
+    am_v: Vec<Signal<Local, Bits<32>>>,
+    am_j: Vec<Signal<Local, Bits<COUNT_BITS>>>,
+    /// The vector index of the best lane.
+    am_at: Signal<Local, Bits<COUNT_BITS>>,
     sel_b: Vec<Signal<Local, Bits<32>>>,
     opcode: Signal<Local, Bits<OP_BITS>>,
     /// The decoded field being latched (a loop-indexed field cannot be cast directly).
@@ -619,6 +626,7 @@ impl Core {
             v_first: Default::default(),
             v_write: Default::default(),
             hold: Default::default(),
+            s_valid: Default::default(),
             col_base: Default::default(),
             vm_a: (0..columns * lanes).map(|_| Sram::new(vrows)).collect(),
             vm_b: (0..columns * lanes).map(|_| Sram::new(vrows)).collect(),
@@ -812,6 +820,9 @@ impl Core {
             ro_odd: Default::default(),
             ro_y: Default::default(),
             sel_a: many(lanes),
+            am_v: many(lanes),
+            am_j: many(lanes),
+            am_at: Default::default(),
             sel_b: many(lanes),
             opcode: Default::default(),
             field: Default::default(),
@@ -887,12 +898,12 @@ impl Logic for Core {
             self, clock, state, error, done, prog_base, prog_count, columns, cycles, pc, kv_heads,
             kv_dim, kv_ctx, kv_set, load_word, load_count, load_sub, ir, r_a, r_b, r_d, r_len,
             r_dram, r_flag, col, idx, v_valid, v_col, v_dst, v_rem, v_first, v_write, hold,
-            col_base, m_col, q_seg, q_left, q_dst, q_shift, q_wait, rt_head, rt_count, rt_left,
-            n_eps, n_gexp, n_mant, n_shift, r_grp, e_addr, e_phase, e_win, e_have, e_g, e_exp,
-            e_half, e_q, e_neg, e_prod, k_h, k_step, k_acc, k_src, k_op, k_pos, k_q, k_w, s_mant,
-            s_exp, sq_exp, s_sum, a_valid, a_word, a_w, a_last, a_first, a_t, a_p, a_sh, dot,
-            sc_exp, b_valid, b_m0, b_m1, b_sh, b_pair, b_first, sm_max, sm_mant, sm_shift, ro_i,
-            ro_h, ro_off, ro_half, ro_heads, ro_odd, ro_y
+            s_valid, col_base, m_col, q_seg, q_left, q_dst, q_shift, q_wait, rt_head, rt_count,
+            rt_left, n_eps, n_gexp, n_mant, n_shift, r_grp, e_addr, e_phase, e_win, e_have, e_g,
+            e_exp, e_half, e_q, e_neg, e_prod, k_h, k_step, k_acc, k_src, k_op, k_pos, k_q, k_w,
+            s_mant, s_exp, sq_exp, s_sum, a_valid, a_word, a_w, a_last, a_first, a_t, a_p, a_sh,
+            dot, sc_exp, b_valid, b_m0, b_m1, b_sh, b_pair, b_first, sm_max, sm_mant, sm_shift,
+            ro_i, ro_h, ro_off, ro_half, ro_heads, ro_odd, ro_y
         );
         for c in 0..self._columns {
             self.tok[c].clock.next = self.clock.val();
@@ -925,7 +936,7 @@ impl Logic for Core {
         self.mem_req_write.next = self.wdma.req_valid.val();
         if self.wdma.req_valid.val() {
             self.mem_req_addr.next = self.wdma.req_addr.val();
-            self.mem_req_beats.next = 1.into();
+            self.mem_req_beats.next = self.wdma.req_beats.val();
         } else if self.rdma.req_valid.val() {
             self.mem_req_addr.next = self.rdma.req_addr.val();
             self.mem_req_beats.next = self.rdma.req_beats.val();
@@ -1043,7 +1054,18 @@ impl Logic for Core {
         self.wdma.words.next = self.r_len.q.val();
         self.wdma.push.next = false;
         self.wdma.word.next = self.hold.q.val();
-        self.imem.read_addr.next = bit_cast::<ADDR_BITS, PC_BITS>(self.pc.q.val());
+        self.s_valid.d.next = false;
+        if self.s_valid.q.val() {
+            // STORE: the lane read last cycle (the engine had room for it then).
+            self.wdma.push.next = true;
+            self.wdma.word.next = self.sel_a[0].val();
+        }
+        // The instruction after `pc` is read while `pc` executes, so `Next` goes straight to
+        // `Dispatch`; `Fetch` (at launch) reads `pc` itself.
+        self.imem.read_addr.next = bit_cast::<ADDR_BITS, PC_BITS>(self.pc.q.val() + 1);
+        if self.state.q.val() == State::Fetch {
+            self.imem.read_addr.next = bit_cast::<ADDR_BITS, PC_BITS>(self.pc.q.val());
+        }
         self.imem.write_enable.next = false;
         self.imem.write_addr.next = bit_cast::<ADDR_BITS, PC_BITS>(self.load_count.q.val());
         self.imem.write_data.next = self.load_word.q.val();
@@ -1053,6 +1075,7 @@ impl Logic for Core {
         self.argmax.valid.next = false;
         self.argmax.first.next = self.v_first.q.val();
         self.argmax.value.next = 0.into();
+        self.argmax.at.next = 0.into();
         self.v_valid.d.next = false;
         self.i_valid.next = false;
         self.p_busy.next = false;
@@ -1815,16 +1838,16 @@ impl Logic for Core {
                 }
             }
             State::Argmax => {
-                // One lane a cycle through the streaming argmax; the result is read a cycle
-                // after the last lane.
+                // The lanes a cycle: their best enters the streaming argmax the next cycle; the
+                // result is read a cycle after the last lanes.
                 self.v_valid.d.next = true;
                 self.v_col.d.next = self.col.q.val();
                 self.v_first.d.next = self.idx.q.val() == 0;
                 self.v_rem.d.next = self.r_len.q.val() - self.idx.q.val();
-                if (self.idx.q.val() + 1) >= self.r_len.q.val() {
+                if (self.idx.q.val() + self.lanes.val()) >= self.r_len.q.val() {
                     self.state.d.next = State::ArgmaxDone;
                 } else {
-                    self.idx.d.next = self.idx.q.val() + 1;
+                    self.idx.d.next = self.idx.q.val() + self.lanes.val();
                 }
             }
             State::ArgmaxDone => {
@@ -1848,25 +1871,17 @@ impl Logic for Core {
             State::StoreStart => {
                 self.wdma.start.next = true;
                 self.v_col.d.next = self.col.q.val();
-                self.state.d.next = State::StoreRead;
+                self.state.d.next = State::StoreRun;
             }
-            State::StoreRead => {
-                // vmem read of lane idx issued this cycle (port A, lane 0).
-                self.state.d.next = State::StoreHold;
-            }
-            State::StoreHold => {
-                self.hold.d.next = self.sel_a[0].val();
-                self.state.d.next = State::StorePush;
-            }
-            State::StorePush => {
-                self.wdma.push.next = true;
-                if self.wdma.ready.val() {
-                    if (self.idx.q.val() + 1) >= self.r_len.q.val() {
-                        self.state.d.next = State::StoreWait;
-                    } else {
+            State::StoreRun => {
+                // A lane a cycle while the write engine has room: read now, pushed next cycle.
+                if self.idx.q.val() < self.r_len.q.val() {
+                    if self.wdma.room.val() {
+                        self.s_valid.d.next = true;
                         self.idx.d.next = self.idx.q.val() + 1;
-                        self.state.d.next = State::StoreRead;
                     }
+                } else {
+                    self.state.d.next = State::StoreWait;
                 }
             }
             State::StoreWait => {
@@ -2466,7 +2481,9 @@ impl Logic for Core {
                     self.state.d.next = State::Fail;
                     self.error.d.next = self.e_no_halt.val();
                 } else {
-                    self.state.d.next = State::Fetch;
+                    // The word at pc + 1, read during the instruction.
+                    self.ir.d.next = self.imem.read_data.val();
+                    self.state.d.next = State::Dispatch;
                 }
             }
             State::Unsupported => {
@@ -2852,10 +2869,31 @@ impl Logic for Core {
             self.vmul[j].a.next = self.silu[j].y.val();
             self.vmul[j].b.next = self.rp_b.data[j].val();
         }
-        // The argmax sees the lane read a cycle earlier.
+        // The argmax sees the best of the lanes read a cycle earlier: scanning up with a strict
+        // `>` keeps the lowest lane of equal ones, as the argmax does across beats.
+        self.am_v[0].next = self.sel_a[0].val();
+        self.am_j[0].next = 0.into();
+        for j in 1..self._lanes {
+            self.am_v[j].next = self.am_v[j - 1].val();
+            self.am_j[j].next = self.am_j[j - 1].val();
+            if (self.v_rem.q.val() > self.lane_idx[j].val())
+                & ((self.sel_a[j].val() ^ self.sm_flip.val())
+                    > (self.am_v[j - 1].val() ^ self.sm_flip.val()))
+            {
+                self.am_v[j].next = self.sel_a[j].val();
+                self.am_j[j].next = self.lane_idx[j].val();
+            }
+        }
+        self.am_at.next = 0.into();
+        for j in (self._lanes - 1)..self._lanes {
+            self.am_at.next = self.r_len.q.val() - self.v_rem.q.val() + self.am_j[j].val();
+            if (self.state.q.val() == State::Argmax) | (self.state.q.val() == State::ArgmaxDone) {
+                self.argmax.valid.next = self.v_valid.q.val();
+                self.argmax.value.next = self.am_v[j].val();
+            }
+        }
         if (self.state.q.val() == State::Argmax) | (self.state.q.val() == State::ArgmaxDone) {
-            self.argmax.valid.next = self.v_valid.q.val();
-            self.argmax.value.next = self.sel_a[0].val();
+            self.argmax.at.next = bit_cast::<INDEX_BITS, COUNT_BITS>(self.am_at.val());
         }
         if self.reset.val() {
             self.state.d.next = State::Idle;
@@ -2879,9 +2917,7 @@ pub enum State {
     ArgmaxDone,
     ArgmaxWrite,
     StoreStart,
-    StoreRead,
-    StoreHold,
-    StorePush,
+    StoreRun,
     StoreWait,
     WeightFetch,
     MatMulStart,

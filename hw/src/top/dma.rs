@@ -1,5 +1,6 @@
 //! The DMA engines between the memory port and the core: a read engine that turns a byte range
-//! into a stream of 32-bit words, and a write engine that turns words into write beats.
+//! into a stream of 32-bit words, and a write engine that packs words into beats and writes them
+//! in bursts.
 //!
 //! The memory port (documented in [`super`]) moves 8-byte beats, in order, and the core must take
 //! every read beat the cycle it arrives. The read engine therefore only requests what it has
@@ -146,79 +147,197 @@ impl Logic for ReadDma {
     }
 }
 
-/// The write engine: one beat a request, strobes for the words present.
-#[derive(LogicBlock, Default)]
+/// Beats one write request carries at most.
+pub const WRITE_CHUNK_BEATS: u64 = 16;
+/// Beats the write engine's buffer holds.
+pub const WRITE_FIFO_BEATS: u64 = 32;
+
+// A buffered write beat: the data in bits 8..72, the strobes below.
+declare_sync_fifo!(WriteFifo, Bits<72>, 32, 1);
+
+/// The write engine: words are packed into beats in a [`WRITE_FIFO_BEATS`]-beat buffer, and a
+/// request of up to [`WRITE_CHUNK_BEATS`] beats goes out for beats already buffered (a full
+/// chunk, or what is left after the last word), so its beats follow the request back to back.
+///
+/// Two ways to feed it: a handshake (`word` is taken when `push` and `ready` are both high), or
+/// a word a cycle from a pipeline one cycle deep: a producer that sees `room` high may push a
+/// word the next cycle without looking at `ready` (the buffer still has space for it then).
+#[derive(LogicBlock)]
 pub struct WriteDma {
     pub clock: Signal<In, Clock>,
     /// Start a transfer of `words` words to byte address `addr` (4-byte aligned).
     pub start: Signal<In, Bit>,
     pub addr: Signal<In, Bits<32>>,
     pub words: Signal<In, Bits<COUNT_BITS>>,
-    /// The engine takes `word` when `push` and `ready` are both high.
     pub word: Signal<In, Bits<32>>,
     pub push: Signal<In, Bit>,
+    /// Words are still expected and the buffer has space for one.
     pub ready: Signal<Out, Bit>,
+    /// A word pushed next cycle will find space (words still expected assumed).
+    pub room: Signal<Out, Bit>,
     /// Every word has been written (its beat accepted by the port).
     pub idle: Signal<Out, Bit>,
     pub req_valid: Signal<Out, Bit>,
     pub req_ready: Signal<In, Bit>,
     pub req_addr: Signal<Out, Bits<32>>,
+    pub req_beats: Signal<Out, Bits<8>>,
     pub wvalid: Signal<Out, Bit>,
     pub wready: Signal<In, Bit>,
     pub wdata: Signal<Out, Bits<64>>,
     pub wstrb: Signal<Out, Bits<8>>,
-    state: DFF<Bits<2>>,
-    beat_addr: DFF<Bits<32>>,
+    fifo: WriteFifo,
+    /// Byte address of the next request.
+    next_addr: DFF<Bits<32>>,
+    /// The next word goes into the high half of its beat.
     half: DFF<Bit>,
     words_left: DFF<Bits<COUNT_BITS>>,
+    /// The low half of a beat being packed.
     data: DFF<Bits<64>>,
     strb: DFF<Bits<8>>,
+    /// Beats in the buffer.
+    count: DFF<Bits<8>>,
+    /// Beats in the buffer that no request covers yet.
+    unreq: DFF<Bits<8>>,
+    /// Beats of the granted request still to send.
+    burst: DFF<Bits<8>>,
+    take: Signal<Local, Bit>,
+    put: Signal<Local, Bit>,
+    sent: Signal<Local, Bit>,
+    granted: Signal<Local, Bit>,
+    beat_data: Signal<Local, Bits<64>>,
+    beat_strb: Signal<Local, Bits<8>>,
+    chunk: Signal<Local, Bits<8>>,
+    chunk_max: Constant<Bits<8>>,
+    space_one: Constant<Bits<8>>,
+    space_two: Constant<Bits<8>>,
+}
+
+impl Default for WriteDma {
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            start: Default::default(),
+            addr: Default::default(),
+            words: Default::default(),
+            word: Default::default(),
+            push: Default::default(),
+            ready: Default::default(),
+            room: Default::default(),
+            idle: Default::default(),
+            req_valid: Default::default(),
+            req_ready: Default::default(),
+            req_addr: Default::default(),
+            req_beats: Default::default(),
+            wvalid: Default::default(),
+            wready: Default::default(),
+            wdata: Default::default(),
+            wstrb: Default::default(),
+            fifo: Default::default(),
+            next_addr: Default::default(),
+            half: Default::default(),
+            words_left: Default::default(),
+            data: Default::default(),
+            strb: Default::default(),
+            count: Default::default(),
+            unreq: Default::default(),
+            burst: Default::default(),
+            take: Default::default(),
+            put: Default::default(),
+            sent: Default::default(),
+            granted: Default::default(),
+            beat_data: Default::default(),
+            beat_strb: Default::default(),
+            chunk: Default::default(),
+            chunk_max: Constant::new(WRITE_CHUNK_BEATS.into()),
+            // A beat is added at most every other word: one free slot takes a word now, three
+            // free slots still leave one after the cycle in between.
+            space_one: Constant::new((WRITE_FIFO_BEATS - 1).into()),
+            space_two: Constant::new((WRITE_FIFO_BEATS - 3).into()),
+        }
+    }
 }
 
 impl Logic for WriteDma {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, state, beat_addr, half, words_left, data, strb);
-        // state 0: collect words of a beat; 1: request; 2: data.
-        self.ready.next = (self.state.q.val() == 0) & self.words_left.q.val().any();
-        self.idle.next = (self.state.q.val() == 0) & !self.words_left.q.val().any();
-        self.req_valid.next = self.state.q.val() == 1;
-        self.req_addr.next = self.beat_addr.q.val();
-        self.wvalid.next = self.state.q.val() == 2;
-        self.wdata.next = self.data.q.val();
-        self.wstrb.next = self.strb.q.val();
-        if self.ready.val() & self.push.val() {
+        dff_setup!(self, clock, next_addr, half, words_left, data, strb, count, unreq, burst);
+        self.fifo.clock.next = self.clock.val();
+        self.ready.next =
+            self.words_left.q.val().any() & (self.count.q.val() < self.space_one.val());
+        self.room.next = self.count.q.val() < self.space_two.val();
+        self.idle.next = !self.words_left.q.val().any() & !self.count.q.val().any();
+        self.take.next = self.push.val() & self.ready.val();
+        // Pack: a word in the high half, or the range's last word, completes a beat.
+        self.beat_data.next = bit_cast::<64, 32>(bit_cast::<32, 64>(self.data.q.val()))
+            | (bit_cast::<64, 32>(self.word.val()) << 32);
+        self.beat_strb.next = self.strb.q.val() | 0xF0;
+        if !self.half.q.val() {
+            self.beat_data.next = bit_cast::<64, 32>(self.word.val());
+            self.beat_strb.next = 0x0F.into();
+        }
+        self.fifo.data_in.next = (bit_cast::<72, 64>(self.beat_data.val()) << 8)
+            | bit_cast::<72, 8>(self.beat_strb.val());
+        self.put.next = false;
+        self.fifo.write.next = false;
+        if self.take.val() {
             self.words_left.d.next = self.words_left.q.val() - 1;
             self.half.d.next = !self.half.q.val();
-            if self.half.q.val() {
-                self.data.d.next = bit_cast::<64, 32>(bit_cast::<32, 64>(self.data.q.val()))
-                    | (bit_cast::<64, 32>(self.word.val()) << 32);
-                self.strb.d.next = self.strb.q.val() | 0xF0;
-                self.state.d.next = 1.into();
+            if self.half.q.val() | (self.words_left.q.val() == 1) {
+                self.put.next = true;
+                self.fifo.write.next = true;
+                self.data.d.next = 0.into();
+                self.strb.d.next = 0.into();
             } else {
                 self.data.d.next = bit_cast::<64, 32>(self.word.val());
                 self.strb.d.next = 0x0F.into();
-                if self.words_left.q.val() == 1 {
-                    self.state.d.next = 1.into();
-                }
             }
         }
-        if (self.state.q.val() == 1) & self.req_ready.val() {
-            self.state.d.next = 2.into();
+        // Request: a full chunk, or what is left once every word is in.
+        if self.unreq.q.val() > self.chunk_max.val() {
+            self.chunk.next = self.chunk_max.val();
+        } else {
+            self.chunk.next = self.unreq.q.val();
         }
-        if (self.state.q.val() == 2) & self.wready.val() {
-            self.state.d.next = 0.into();
-            self.beat_addr.d.next = self.beat_addr.q.val() + 8;
-            self.strb.d.next = 0.into();
-            self.data.d.next = 0.into();
+        self.req_valid.next = !self.burst.q.val().any()
+            & ((self.unreq.q.val() >= self.chunk_max.val())
+                | (!self.words_left.q.val().any() & self.unreq.q.val().any()));
+        self.req_addr.next = self.next_addr.q.val();
+        self.req_beats.next = self.chunk.val();
+        self.granted.next = self.req_valid.val() & self.req_ready.val();
+        // Data: the granted request's beats, from the buffer.
+        self.wvalid.next = self.burst.q.val().any();
+        self.wdata.next = self.fifo.data_out.val().get_bits::<64>(8);
+        self.wstrb.next = self.fifo.data_out.val().get_bits::<8>(0);
+        self.sent.next = self.wvalid.val() & self.wready.val();
+        self.fifo.read.next = self.sent.val();
+        if self.put.val() & !self.sent.val() {
+            self.count.d.next = self.count.q.val() + 1;
+        }
+        if !self.put.val() & self.sent.val() {
+            self.count.d.next = self.count.q.val() - 1;
+        }
+        if self.put.val() {
+            self.unreq.d.next = self.unreq.q.val() + 1;
+        }
+        if self.sent.val() {
+            self.burst.d.next = self.burst.q.val() - 1;
+        }
+        if self.granted.val() {
+            // No beat of an earlier request is in flight when one is granted.
+            self.burst.d.next = self.chunk.val();
+            self.unreq.d.next = self.unreq.q.val() - self.chunk.val();
+            if self.put.val() {
+                self.unreq.d.next = self.unreq.q.val() + 1 - self.chunk.val();
+            }
+            self.next_addr.d.next =
+                self.next_addr.q.val() + (bit_cast::<32, 8>(self.chunk.val()) << 3);
         }
         if self.start.val() {
-            self.beat_addr.d.next = (self.addr.val() >> 3) << 3;
+            self.next_addr.d.next = (self.addr.val() >> 3) << 3;
             self.half.d.next = self.addr.val().get_bit(2);
             self.words_left.d.next = self.words.val();
             self.strb.d.next = 0.into();
             self.data.d.next = 0.into();
-            self.state.d.next = 0.into();
         }
     }
 }

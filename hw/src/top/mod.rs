@@ -19,7 +19,8 @@
 //! it is not busy, read `OUT`, `CYCLES` and whatever the program stored.
 //!
 //! **Microarchitecture.** A sequencer fetches, decodes (the ISA table's decoder) and runs one
-//! instruction at a time, except that `WFETCH` only queues its range: the weight stream
+//! instruction at a time (the next instruction word is read while one runs, so an instruction
+//! costs two cycles of dispatch beyond its own work), except that `WFETCH` only queues its range: the weight stream
 //! ([`stream`]) follows its ranges through DRAM into the weight FIFO on its own, ahead of the
 //! instructions, and the matrix engine ([`matrix`]) consumes it. The vector unit moves
 //! `vector.lanes` lanes a cycle through each column's vector memory (banked by lane, any lane
@@ -31,7 +32,8 @@
 //! dequantisation, `PV`'s output) share one write-back pipe; `EMBED`, `SCORE`, `PV` and
 //! `KVSTORE` form their DRAM addresses with one 32 x 32 multiplier; `SCORE` and `PV` stream the
 //! KV entries of positions `0..=POS` at a word (two mantissas) a cycle; `ROPE` rotates a pair
-//! every other cycle; `ARGMAX` takes one lane a cycle and `STORE` writes one word a cycle.
+//! every other cycle; `ARGMAX` takes `vector.lanes` lanes a cycle; `STORE` reads a word a cycle
+//! into the write engine, which writes bursts of up to 16 beats.
 //! Operands the core cannot take stop the launch with [`status::OPERAND`] (the simulator
 //! reports the same programs as errors).
 

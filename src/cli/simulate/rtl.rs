@@ -120,17 +120,34 @@ pub fn table(program: &Program, rtl: &RtlDevice, cmp: Option<&[CycleComparison]>
     s
 }
 
-/// One line for `run --backend rtl`: the last step's cycles beside the timing model's.
+/// One line for `run --backend rtl`: the last step's cycles beside the timing model's, and the
+/// largest difference of a one-column (decode) step and of a multi-column (prefill) step.
 pub fn summary(program: &Program, rtl: &RtlDevice) -> String {
     let Some(last) = rtl.launches.last() else {
         return "RTL: no step ran".to_owned();
     };
-    let model = match timing_model_cycles(program, std::slice::from_ref(last)) {
-        Ok(c) => format!(
-            "timing model {} cycles ({:+.2}%)",
-            c[0].model,
-            c[0].difference_pct()
-        ),
+    let model = match timing_model_cycles(program, &rtl.launches) {
+        Ok(c) => {
+            let largest = |decode: bool, what: &str| {
+                c.iter()
+                    .zip(&rtl.launches)
+                    .enumerate()
+                    .filter(|(_, (_, l))| (l.columns.len() == 1) == decode)
+                    .map(|(i, (c, _))| (i, c.difference_pct()))
+                    .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+                    .map_or(String::new(), |(i, d)| {
+                        format!("; largest difference of a {what} step {d:+.2}% (step {i})")
+                    })
+            };
+            let l = c.last().expect("a step ran");
+            format!(
+                "timing model {} cycles ({:+.2}%){}{}",
+                l.model,
+                l.difference_pct(),
+                largest(true, "decode (one-column)"),
+                largest(false, "prefill (multi-column)")
+            )
+        }
         Err(e) => format!("timing model: {e}"),
     };
     format!(
