@@ -60,15 +60,12 @@ impl Logic for Argmax {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(self, clock, best_q, index_q);
-        if self.valid.val() {
-            if self.first.val() {
-                self.best_q.d.next = self.value.val();
-                self.index_q.d.next = self.at.val();
-            } else if (self.value.val() ^ self.sign.val()) > (self.best_q.q.val() ^ self.sign.val())
-            {
-                self.best_q.d.next = self.value.val();
-                self.index_q.d.next = self.at.val();
-            }
+        if self.valid.val()
+            & (self.first.val()
+                | ((self.value.val() ^ self.sign.val()) > (self.best_q.q.val() ^ self.sign.val())))
+        {
+            self.best_q.d.next = self.value.val();
+            self.index_q.d.next = self.at.val();
         }
         self.index.next = self.index_q.q.val();
         self.best.next = self.best_q.q.val();
