@@ -12,105 +12,14 @@ mod common;
 
 use std::path::Path;
 
-use common::programs::{hand_program, lane_bytes, logits_base, CTX, SLOTS};
+use common::programs::{hand_program, lane_bytes, vector_program, CTX, SLOTS};
 use common::{ok, ok_both};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use tokenfab_isa::config::AccelConfig;
 use tokenfab_isa::instr::Instr;
-use tokenfab_isa::layout::embedding_row_bytes;
-use tokenfab_isa::numerics::weights::WeightFormat;
 use tokenfab_isa::Program;
 use tokenfab_runtime::rtl::{core_library, timing_model_cycles};
 use tokenfab_runtime::{Checked, Column, Device, RtlDevice, RtlOptions, SimDevice};
 use tokenfab_sim::dram_timing::MemoryStandard;
-
-fn lane(r: &mut ChaCha8Rng) -> i32 {
-    match r.random_range(0..4) {
-        0 => [i32::MAX, -i32::MAX, i32::MIN, 0, 1, -1][r.random_range(0..6)],
-        1 => r.random_range(-1000..1000),
-        _ => r.random(),
-    }
-}
-
-/// Two parameter blocks (the second at an address that is not 8-byte aligned), vectors built
-/// with ADD at unaligned lane addresses from parameter and vector memory, one STOREd as the
-/// logits (`n` lanes, so the vocabulary is `n`) and the ARGMAX of another as `OUT`.
-///
-/// Every vector is written before it is read (the ISA leaves on-chip memory undefined at launch):
-/// `Z` is an EMBED of an all-zero table row, whichever token the column has.
-fn vector_program(preset: &str, n: u32, seed: u64) -> Program {
-    let mut r = ChaCha8Rng::seed_from_u64(seed);
-    let p: Vec<i32> = (0..n).map(|_| lane(&mut r)).collect();
-    let q: Vec<i32> = (0..n).map(|_| lane(&mut r)).collect();
-    let mut image = lane_bytes(&p);
-    image.resize(image.len().next_multiple_of(8) + 4, 0);
-    let q_at = image.len() as u64;
-    image.extend(lane_bytes(&q));
-    // The zero rows: one per token of the vocabulary (`n`), 32 lanes a group.
-    let kz = n.next_multiple_of(32);
-    let row = embedding_row_bytes(kz as usize, 32, WeightFormat::Int8);
-    image.resize(image.len().next_multiple_of(8), 0);
-    let zeros_at = image.len() as u64;
-    image.resize(image.len() + n as usize * row, 0);
-    let (z, vb, vc, vd) = (3, kz + 8, kz + n + 15, kz + 2 * n + 22);
-    let config = AccelConfig::preset(preset).expect("preset");
-    let logits = logits_base(image.len());
-    let instrs = vec![
-        Instr::KvConfig {
-            heads: 1,
-            head_dim: 16,
-            ctx: CTX,
-        },
-        Instr::Embed {
-            dram: zeros_at,
-            dst: z,
-            k: kz,
-            group: 32,
-            format: 0,
-        },
-        Instr::LoadParams {
-            dram: 0,
-            pmem: 5,
-            words: n,
-        },
-        Instr::LoadParams {
-            dram: q_at,
-            pmem: 5 + n,
-            words: n,
-        },
-        // B = Z + P, C = B + Q (parameter operands), D = C + B (vector operands).
-        Instr::Add {
-            a: z,
-            b: 5,
-            dst: vb,
-            len: n,
-            b_param: 1,
-        },
-        Instr::Add {
-            a: vb,
-            b: 5 + n,
-            dst: vc,
-            len: n,
-            b_param: 1,
-        },
-        Instr::Add {
-            a: vc,
-            b: vb,
-            dst: vd,
-            len: n,
-            b_param: 0,
-        },
-        Instr::Store {
-            src: vd,
-            dram: logits,
-            len: n,
-        },
-        Instr::Argmax { src: vc, len: n },
-        Instr::Halt {},
-    ];
-    hand_program(config, image, instrs, n)
-}
 
 fn rtl(program: &Program) -> RtlDevice {
     let d = RtlDevice::new(program, RtlOptions::default()).unwrap_or_else(|e| panic!("{e}"));

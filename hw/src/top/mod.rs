@@ -113,6 +113,22 @@ pub mod status {
     /// [`super::core::EMBED_MAX_GROUPS`] groups; a KV access without a `KVCFG` geometry (odd
     /// `KVDIM`s included), or at a `POS` outside `KVCTX`.
     pub const OPERAND: u64 = 8;
+
+    /// What an error code means, in a phrase for error messages (every backend that reads
+    /// `STATUS` words its errors with this).
+    pub fn meaning(code: u64) -> &'static str {
+        match code {
+            ILLEGAL => "a word that is not an instruction",
+            NO_HALT => "the program ended without HALT",
+            UNSUPPORTED => "an instruction the RTL does not implement",
+            PROGRAM_TOO_LONG => "PROG_COUNT is zero or larger than the instruction memory",
+            BAD_COLUMNS => "COLUMNS is zero or larger than max_columns",
+            STREAM_ALIGN => "a WFETCH range that does not start on an 8-byte boundary",
+            FIFO_NOT_EMPTY => "HALT with weight-stream bytes no MATMUL consumed",
+            OPERAND => "an operand out of range (EMBED group or length, KV geometry or position)",
+            _ => "an error code this runtime does not know",
+        }
+    }
 }
 
 use tokenfab_isa::config::AccelConfig;

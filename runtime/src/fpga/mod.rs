@@ -287,7 +287,7 @@ impl FpgaDevice {
             index,
             instr: self.instr_at(pc),
             code,
-            meaning: meaning(u64::from(code)),
+            meaning: status::meaning(u64::from(code)),
         })
     }
 
@@ -356,23 +356,6 @@ impl FpgaDevice {
             wall: start.elapsed(),
         });
         Ok(StepOutput { logits, next })
-    }
-}
-
-/// What an error code in `STATUS` means (`tokenfab_hw::top::status`).
-fn meaning(code: u64) -> &'static str {
-    match code {
-        status::ILLEGAL => "a word that is not an instruction",
-        status::NO_HALT => "the program ended without HALT",
-        status::UNSUPPORTED => "an instruction the RTL does not implement",
-        status::PROGRAM_TOO_LONG => "PROG_COUNT is zero or larger than the instruction memory",
-        status::BAD_COLUMNS => "COLUMNS is zero or larger than max_columns",
-        status::STREAM_ALIGN => "a WFETCH range that does not start on an 8-byte boundary",
-        status::FIFO_NOT_EMPTY => "HALT with weight-stream bytes no MATMUL consumed",
-        status::OPERAND => {
-            "an operand out of range (EMBED group or length, KV geometry or position)"
-        }
-        _ => "an error code this runtime does not know",
     }
 }
 
