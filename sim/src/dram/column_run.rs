@@ -96,6 +96,16 @@ impl Bound {
     }
 }
 
+/// Why a stretch stopped at the head's next column command, whose bank has its row open and whose
+/// cycle it computed (the cycle [`Unit::column_run`]'s command-by-command check computes).
+#[derive(Clone, Copy, Debug)]
+enum Stop {
+    /// A refresh falls due by it, or a row or refresh command issues first: `step` decides.
+    Blocked,
+    /// Nothing else comes first, but it lies past the target (and may not issue ahead of it).
+    Wait(i64),
+}
+
 impl Unit {
     /// Issue the column commands that follow a column command chosen by [`Unit::step`], by
     /// `target`, for as long as `step` could choose nothing else (see the module docs).
@@ -134,9 +144,18 @@ impl Unit {
                 row_ready,
                 refresh_at,
             };
-            if self.column_stretch(target, bound) {
-                issued = true;
-                continue;
+            let (stretched, stop) = self.column_stretch(target, bound);
+            issued |= stretched;
+            match stop {
+                // What the check below would decide for the same command, from the same state.
+                Some(Stop::Blocked) => break,
+                Some(Stop::Wait(t)) => {
+                    self.wake = t;
+                    self.resume_run = true;
+                    break;
+                }
+                None if stretched => continue,
+                None => {}
             }
             let g = &p.geometry;
             let loc = g.locate(k);
@@ -193,21 +212,21 @@ impl Unit {
             && self.p.geometry.rowset_of(k + 1).1 != 0
     }
 
-    /// Issue a stretch of the run in closed form, within the head's row-set; true if it issued
-    /// any command.
+    /// Issue a stretch of the run in closed form, within the head's row-set; whether it issued
+    /// any command, and why it stopped if it stopped at a command it evaluated.
     ///
     /// Where a command changes the look-ahead window, the stretch writes its commands back,
     /// takes the new window's bounds as [`Unit::column_run`] would before calling it again, and
     /// goes on with the same registers (nothing else it computed has changed).
-    fn column_stretch(&mut self, target: i64, mut bound: Bound) -> bool {
+    fn column_stretch(&mut self, target: i64, mut bound: Bound) -> (bool, Option<Stop>) {
         let p = self.p.clone();
         let g = &p.geometry;
         let groups = u64::from(g.bank_groups);
         let Some(seg) = self.queue.front() else {
-            return false;
+            return (false, None);
         };
         if groups as usize > MAX_GROUPS {
-            return false;
+            return (false, None);
         }
         let k = seg.next();
         let (write, arrival, end) = (seg.write, seg.arrival, seg.first + seg.count);
@@ -245,6 +264,7 @@ impl Unit {
         let (mut from, mut kk) = (k, k);
         // Of those, the accesses that were a bank's first since its activate (row misses).
         let mut misses = 0;
+        let mut stop = None;
         // Ends where the exact path must take over: the segment's last burst (it completes the
         // request), the row-set's end, a bank still to be opened, and where the new window
         // leaves `column_run` to `step`.
@@ -255,10 +275,12 @@ impl Unit {
                 break;
             }
             let t = regs.earliest(run_rows, grp).max(fixed[grp]).max(floor);
-            if (t > target && !self.may_issue_ahead(kk, end, write, queued - (kk - k)))
-                || due <= t
-                || !bound.allows(t, floor)
-            {
+            if due <= t || !bound.allows(t, floor) {
+                stop = Some(Stop::Blocked);
+                break;
+            }
+            if t > target && !self.may_issue_ahead(kk, end, write, queued - (kk - k)) {
+                stop = Some(Stop::Wait(t));
                 break;
             }
             regs.record(grp, t);
@@ -337,7 +359,7 @@ impl Unit {
         if kk > k && new_stream {
             self.contig_since = k;
         }
-        kk > k
+        (kk > k, stop)
     }
 
     /// Leave the state that the stretch's last `n` column commands `cmd` leave, the head now at
