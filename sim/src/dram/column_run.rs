@@ -265,6 +265,8 @@ impl Unit {
         // Of those, the accesses that were a bank's first since its activate (row misses).
         let mut misses = 0;
         let mut stop = None;
+        // Column commands still known to leave the window as it is ([`Unit::window_change`]).
+        let mut steady = 0;
         // Ends where the exact path must take over: the segment's last burst (it completes the
         // request), the row-set's end, a bank still to be opened, and where the new window
         // leaves `column_run` to `step`.
@@ -301,8 +303,15 @@ impl Unit {
             self.queue.front_mut().expect("the head segment").issued += 1;
             kk += 1;
             let mut survives = true;
-            match self.window_change(kk - 1) {
-                WindowChange::None => {}
+            // While the last answer holds, the window stays the same without asking again.
+            let change = if steady > 0 {
+                steady -= 1;
+                WindowChange::None { steady }
+            } else {
+                self.window_change(kk - 1)
+            };
+            match change {
+                WindowChange::None { steady: s } => steady = s,
                 // Only the far end changed, by a bank the stretch does not use; with no refresh
                 // owed and columns that spare other banks' rows, the bounds change only by that
                 // bank becoming needy, from a timing state the stretch has not touched.

@@ -102,8 +102,15 @@ pub(super) struct Window {
 
 /// What [`Unit::window_change`] found.
 pub(super) enum WindowChange {
-    None,
-    Enters { burst: u64, arrival: i64 },
+    /// No change, nor by the column commands that move the head on over the next `steady`
+    /// bursts, while nothing else changes the queue.
+    None {
+        steady: u64,
+    },
+    Enters {
+        burst: u64,
+        arrival: i64,
+    },
     Other,
 }
 
@@ -233,13 +240,18 @@ impl Unit {
     /// - the burst entering at the far end, if any, is not a first use if `G` bursts before it,
     ///   in the same segment and row-set, the window already uses the same bank and row.
     pub(super) fn window_survives(&self, k: u64) -> bool {
-        matches!(self.window_change(k), WindowChange::None)
+        matches!(self.window_change(k), WindowChange::None { .. })
     }
 
     /// How the column command to burst `k` changed the window, as far as
     /// [`Unit::window_survives`] can tell: not at all; only by the burst that entered at the far
     /// end, which may be a first use (the burst that left is not the last use of its bank);
     /// or maybe otherwise.
+    ///
+    /// With no change it also says for how many more bursts the head may move on the same way
+    /// before either end can change: while `k + G` stays in the head segment and in `k`'s
+    /// row-set, and the far end in its segment and in its row-set (or the window holds the whole
+    /// queue, which only shrinks).
     pub(super) fn window_change(&self, k: u64) -> WindowChange {
         let g = &self.p.geometry;
         let groups = u64::from(g.bank_groups);
@@ -252,13 +264,20 @@ impl Unit {
         {
             return WindowChange::Other;
         }
+        let bpr = g.bursts_per_rowset();
+        let rowset_end = |b: u64| (g.rowset_of(b).0 + 1) * bpr;
+        let head_end = head.first + head.count;
+        let leaving = rowset_end(k).min(head_end) - groups - 1 - k;
         let mut pos = self.p.lookahead - 1;
         for s in &self.queue {
             let left = s.count - s.issued;
             if pos < left {
                 let j = s.next() + pos;
                 return if pos >= groups && g.rowset_of(j).0 == g.rowset_of(j - groups).0 {
-                    WindowChange::None
+                    let entering = rowset_end(j).min(s.first + s.count) - 1 - j;
+                    WindowChange::None {
+                        steady: leaving.min(entering),
+                    }
                 } else {
                     WindowChange::Enters {
                         burst: j,
@@ -269,7 +288,7 @@ impl Unit {
             pos -= left;
         }
         // The window holds the whole queue: nothing enters.
-        WindowChange::None
+        WindowChange::None { steady: leaving }
     }
 
     /// `window` with burst `j` (of a segment that arrived at `arrival`) added at its far end
