@@ -121,7 +121,6 @@ impl RelState {
     /// except for the banks in slots `keep` (rotated bank indices), which keep their state.
     pub fn apply(&self, unit: &mut Unit, rs: u64, at: i64, keep: std::ops::Range<usize>) {
         let g = &unit.p.geometry;
-        let abs = |t: i64| if t == NEVER { NEVER } else { at + t };
         let per = g.banks_per_group as usize;
         let total = g.rowsets() as i64;
         let head = (rs % g.rowsets()) as i64;
@@ -130,7 +129,7 @@ impl RelState {
             let index = (head_bank + j) % per;
             for grp in 0..g.bank_groups as usize {
                 let (slot, b) = (grp * per + j, grp * per + index);
-                unit.timing.bank[b] = self.bank[slot].map(abs);
+                shift(&mut unit.timing.bank[b], &self.bank[slot], at);
                 unit.banks[b].open_row = self.open[slot].map(|d| {
                     let mut open_rs = head + d;
                     if open_rs < 0 {
@@ -144,10 +143,21 @@ impl RelState {
             }
         }
         for (dst, src) in unit.timing.group.iter_mut().zip(&self.group) {
-            *dst = src.map(abs);
+            shift(dst, src, at);
         }
-        unit.timing.rank = self.rank.map(|h| h.map(abs));
+        for (dst, src) in unit.timing.rank.iter_mut().zip(&self.rank) {
+            shift(dst, src, at);
+        }
         unit.floor = at;
+    }
+}
+
+/// `dst` = `src` shifted to `at` ("never" stays "never"), in place (a jump applies the template
+/// to every bank).
+#[inline]
+fn shift<const N: usize>(dst: &mut [i64; N], src: &[i64; N], at: i64) {
+    for (d, &t) in dst.iter_mut().zip(src) {
+        *d = if t == NEVER { NEVER } else { at + t };
     }
 }
 
