@@ -81,7 +81,9 @@ impl RunCache {
 /// What the other candidates of [`Unit::step`] leave to a run's next column command.
 #[derive(Clone, Copy, Debug)]
 struct Bound {
-    /// [`Unit::row_ready`] of the window.
+    /// [`Unit::row_ready`] of the window, or no more than it while the window is left unscanned
+    /// (`Unit::window` is `None`): a lower bound only stops the run early, where `step` (or a
+    /// scan) decides, and every command it allows, the exact bound allows too.
     row_ready: i64,
     /// [`Unit::refresh_bound`].
     refresh_at: i64,
@@ -147,6 +149,8 @@ impl Unit {
             let (stretched, stop) = self.column_stretch(target, bound);
             issued |= stretched;
             match stop {
+                // Bounded from below only (the window left unscanned): decide from the window.
+                Some(Stop::Blocked) if self.window.is_none() => continue,
                 // What the check below would decide for the same command, from the same state.
                 Some(Stop::Blocked) => break,
                 Some(Stop::Wait(t)) => {
@@ -333,6 +337,30 @@ impl Unit {
                         }
                         self.window = Some(win);
                     }
+                }
+                // The burst that left was its bank's last use in the head segment or in its
+                // row-set, so the stretch ends within `G` bursts (at the segment's last burst or
+                // the row-set's end). The new window's needy banks are at most the old ones, that
+                // bank (at its next use) and the entering burst's: their row commands bound the
+                // run from below, which is all the run needs (see `Bound`), and the window is
+                // left for whoever needs it next to scan.
+                WindowChange::Other
+                    if self.refresh.is_quiet()
+                        && p.rows.columns_spare_other_banks_rows
+                        && self.leaves_last_use(kk - 1) =>
+                {
+                    self.window = None;
+                    self.write_back_stretch(cmd, &regs, kk - from, misses, kk, target);
+                    (from, misses) = (kk, 0);
+                    let mut r = self.row_ready_of(flat(g.group_of(kk - 1).into()), i64::MIN);
+                    if let Some(j) = self.far_end() {
+                        let loc = g.locate(j);
+                        let b = loc.flat_bank(per);
+                        if self.banks[b].open_row != Some(loc.row) {
+                            r = r.min(self.row_ready_of(b, i64::MIN));
+                        }
+                    }
+                    bound.row_ready = bound.row_ready.min(r);
                 }
                 _ => {
                     self.window = None;

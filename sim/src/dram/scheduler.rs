@@ -291,6 +291,31 @@ impl Unit {
         WindowChange::None { steady: leaving }
     }
 
+    /// Whether the column command to burst `k` that just moved the head on was its bank's last use
+    /// in the head segment or in `k`'s row-set (`k + G` is in neither).
+    pub(super) fn leaves_last_use(&self, k: u64) -> bool {
+        let g = &self.p.geometry;
+        let groups = u64::from(g.bank_groups);
+        self.queue
+            .front()
+            .is_none_or(|head| k + groups >= head.first + head.count)
+            || g.rowset_of(k).0 != g.rowset_of(k + groups).0
+    }
+
+    /// The burst at the far end of the look-ahead window (the last one it sees), if the queue
+    /// reaches that far.
+    pub(super) fn far_end(&self) -> Option<u64> {
+        let mut pos = self.p.lookahead - 1;
+        for s in &self.queue {
+            let left = s.count - s.issued;
+            if pos < left {
+                return Some(s.next() + pos);
+            }
+            pos -= left;
+        }
+        None
+    }
+
     /// `window` with burst `j` (of a segment that arrived at `arrival`) added at its far end
     /// (what [`Unit::scan_window`] gives after a [`WindowChange::Enters`]); the bank and row
     /// of `j`, and whether it became needy.
