@@ -233,7 +233,7 @@ impl Unit {
             return (false, None);
         }
         let k = seg.next();
-        let (write, arrival, end) = (seg.write, seg.arrival, seg.first + seg.count);
+        let (write, arrival, end, req) = (seg.write, seg.arrival, seg.first + seg.count, seg.req);
         let (rs, _) = g.rowset_of(k);
         let run_rows = &p.rows.column_runs[usize::from(write)];
         let cmd = if write { Command::Wr } else { Command::Rd };
@@ -271,10 +271,12 @@ impl Unit {
         let mut stop = None;
         // Column commands still known to leave the window as it is ([`Unit::window_change`]).
         let mut steady = 0;
-        // Ends where the exact path must take over: the segment's last burst (it completes the
-        // request), the row-set's end, a bank still to be opened, and where the new window
-        // leaves `column_run` to `step`.
-        while kk + 1 < end {
+        // The cycle of the segment's last burst, once issued: it completes the request.
+        let mut last = None;
+        // Ends where the exact path must take over: the segment's end (its last burst issues
+        // only by the target, as `column_run` issues it), the row-set's end, a bank still to be
+        // opened, and where the new window leaves `column_run` to `step`.
+        while kk < end {
             let grp = g.group_of(kk) as usize;
             let b = flat(grp as u64);
             if self.banks[b].open_row != Some(row) {
@@ -306,6 +308,9 @@ impl Unit {
             }
             self.queue.front_mut().expect("the head segment").issued += 1;
             kk += 1;
+            if kk == end {
+                last = Some(t);
+            }
             let mut survives = true;
             // While the last answer holds, the window stays the same without asking again.
             let change = if steady > 0 {
@@ -395,6 +400,23 @@ impl Unit {
         }
         if kk > k && new_stream {
             self.contig_since = k;
+        }
+        if let Some(t) = last {
+            // What `issue_column` does after the segment's last burst.
+            let latency = if write {
+                p.write_latency
+            } else {
+                p.read_latency
+            };
+            self.finished.push((req, t + latency));
+            self.queue.pop_front();
+            self.at_boundary = match self.queue.front() {
+                Some(s) => s.next() % bpr == 0 && self.next_contig == Some((s.next(), s.write)),
+                None => {
+                    self.next_contig = None;
+                    false
+                }
+            };
         }
         (kk > k, stop)
     }
