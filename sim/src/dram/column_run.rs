@@ -409,7 +409,7 @@ impl Unit {
                 p.read_latency
             };
             self.finished.push((req, t + latency));
-            self.queue.pop_front();
+            self.pop_head();
             self.at_boundary = match self.queue.front() {
                 Some(s) => s.next() % bpr == 0 && self.next_contig == Some((s.next(), s.write)),
                 None => {

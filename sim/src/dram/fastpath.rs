@@ -365,7 +365,7 @@ pub fn try_jump(unit: &mut Unit, cals: &[Option<Arc<StreamCalibration>>; 2]) -> 
         if s.issued == s.count {
             let last = t0 + (span as f64 * done as f64 / bursts as f64).round() as i64;
             unit.finished.push((s.req, last + latency));
-            unit.queue.pop_front();
+            unit.pop_head();
         }
     }
     let c = &mut unit.counters;

@@ -418,7 +418,7 @@ impl DramModel {
         let p = &self.params;
         let mut horizon = i64::MAX;
         for u in self.units.iter().filter(|u| !u.queue.is_empty()) {
-            let write = u.queue.iter().any(|s| s.write);
+            let write = u.writes_queued > 0;
             let latency = if write {
                 p.read_latency.min(p.write_latency)
             } else {

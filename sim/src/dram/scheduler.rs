@@ -127,6 +127,8 @@ pub struct Unit {
     pub timing: TimingState,
     pub banks: Vec<Bank>,
     pub queue: VecDeque<Segment>,
+    /// Segments of `queue` in the write direction (for the model's known-completions horizon).
+    pub(super) writes_queued: usize,
     pub refresh: RefreshState,
     /// Cycle of the last issued command.
     pub floor: i64,
@@ -169,6 +171,7 @@ impl Unit {
             timing: TimingState::new(g.bank_groups, g.banks_per_group),
             banks: vec![Bank::default(); g.banks() as usize],
             queue: VecDeque::new(),
+            writes_queued: 0,
             refresh: RefreshState::new(&p.refresh, p.n_refi, g.banks(), p.refresh_on),
             floor: 0,
             counters: Counters::default(),
@@ -193,9 +196,17 @@ impl Unit {
         // A segment queued behind a full look-ahead window cannot enter it before the head
         // moves on, so the window and every decision remembered from it stand.
         let full = self.queued(self.p.lookahead) >= self.p.lookahead;
+        self.writes_queued += usize::from(seg.write);
         self.queue.push_back(seg);
         if !full {
             self.forget_decisions();
+        }
+    }
+
+    /// Drop the head segment (finished).
+    pub(super) fn pop_head(&mut self) {
+        if let Some(s) = self.queue.pop_front() {
+            self.writes_queued -= usize::from(s.write);
         }
     }
 
@@ -660,7 +671,7 @@ impl Unit {
                 self.p.read_latency
             };
             self.finished.push((seg.req, at + latency));
-            self.queue.pop_front();
+            self.pop_head();
         }
         let bpr = self.p.geometry.bursts_per_rowset();
         self.at_boundary = match self.queue.front() {
