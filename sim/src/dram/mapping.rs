@@ -226,17 +226,58 @@ impl AddressMapping {
         Some((lo, hi))
     }
 
+    /// [`AddressMapping::channel_range`] of every channel, in channel order: `f(channel, lo, hi)`
+    /// for each channel the range touches. The same arithmetic with the divisions by the channel
+    /// count and the interleave done once per request (a request touches every channel, and a
+    /// 64-bit division costs tens of cycles).
+    pub fn for_each_channel_range(&self, addr: u64, bytes: u64, mut f: impl FnMut(u64, u64, u64)) {
+        let (c, i) = (self.channels, self.interleave_bytes);
+        let last = addr + bytes - 1;
+        let (first_block, last_block) = (addr / i, last / i);
+        let (first_div, first_mod) = (first_block / c, first_block % c);
+        let (last_div, last_mod) = (last_block / c, last_block % c);
+        let (addr_in, last_in) = (addr % i, last % i);
+        for channel in 0..c {
+            // `channel_range`'s `(channel + c - first_block % c) % c`, and its `k0 / c`.
+            let d0 = if channel >= first_mod {
+                channel - first_mod
+            } else {
+                channel + c - first_mod
+            };
+            let k0 = first_block + d0;
+            if k0 > last_block {
+                continue;
+            }
+            // `(last_block % c + c - channel) % c`, and `k1 / c`.
+            let d1 = if last_mod >= channel {
+                last_mod - channel
+            } else {
+                last_mod + c - channel
+            };
+            let k1 = last_block - d1;
+            let k0_div = first_div + u64::from(first_mod + d0 >= c);
+            let k1_div = last_div - u64::from(d1 > last_mod);
+            let lo = k0_div * i + if k0 == first_block { addr_in } else { 0 };
+            let hi = k1_div * i + if k1 == last_block { last_in + 1 } else { i };
+            f(channel, lo, hi);
+        }
+    }
+
     /// The unit-local bursts `(first, count)` that channel-local bytes `[lo, hi)` put on
     /// `pseudo_channel`, if any. A burst only partly covered is moved whole.
     pub fn unit_bursts(&self, lo: u64, hi: u64, pseudo_channel: u64) -> Option<(u64, u64)> {
-        let (p, b) = (self.pseudo_channels, self.bytes_per_burst);
-        let (q0, q1) = (lo / b, (hi - 1) / b);
-        let a = q0 + (pseudo_channel + p - q0 % p) % p;
+        let (p, b) = (
+            Divisor::new(self.pseudo_channels),
+            Divisor::new(self.bytes_per_burst),
+        );
+        let pcs = self.pseudo_channels;
+        let (q0, q1) = (b.quotient(lo), b.quotient(hi - 1));
+        let a = q0 + p.remainder(pseudo_channel + pcs - p.remainder(q0));
         if a > q1 {
             return None;
         }
-        let z = q1 - (q1 % p + p - pseudo_channel) % p;
-        Some((a / p, z / p - a / p + 1))
+        let z = q1 - p.remainder(p.remainder(q1) + pcs - pseudo_channel);
+        Some((p.quotient(a), p.quotient(z) - p.quotient(a) + 1))
     }
 }
 
@@ -297,6 +338,33 @@ mod tests {
                 }
             }
             assert_eq!(covered, bytes, "addr {addr} bytes {bytes}");
+        }
+    }
+
+    #[test]
+    fn channel_ranges_at_once_are_channel_range_of_each_channel() {
+        for (channels, interleave) in [(3u64, 256u64), (80, 256), (8, 4096), (1, 64)] {
+            let m = mapping("hbm3", channels, interleave);
+            for (addr, bytes) in [
+                (0u64, 1u64),
+                (100, 300),
+                (255, 2),
+                (1000, 5000),
+                (7, 768),
+                (0xff30_c600, 133_120),
+                (12_345_678, 512_000),
+                (3 * 256 * 80 - 1, 256 * 80 + 2),
+            ] {
+                let mut at_once = Vec::new();
+                m.for_each_channel_range(addr, bytes, |ch, lo, hi| at_once.push((ch, lo, hi)));
+                let each: Vec<_> = (0..channels)
+                    .filter_map(|ch| {
+                        m.channel_range(addr, bytes, ch)
+                            .map(|(lo, hi)| (ch, lo, hi))
+                    })
+                    .collect();
+                assert_eq!(at_once, each, "{channels} x {interleave}: {addr} + {bytes}");
+            }
         }
     }
 

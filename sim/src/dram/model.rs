@@ -250,26 +250,29 @@ impl DramModel {
         });
         let pcs = self.mapping.pseudo_channels;
         let mut segments = 0;
-        for ch in 0..self.mapping.channels {
-            let Some((lo, hi)) = self.mapping.channel_range(req.addr, req.bytes, ch) else {
-                continue;
-            };
+        let (mapping, units, quiet_until, now) = (
+            &self.mapping,
+            &mut self.units,
+            &mut self.quiet_until,
+            self.now,
+        );
+        mapping.for_each_channel_range(req.addr, req.bytes, |ch, lo, hi| {
             for pc in 0..pcs {
-                if let Some((first, count)) = self.mapping.unit_bursts(lo, hi, pc) {
+                if let Some((first, count)) = mapping.unit_bursts(lo, hi, pc) {
                     let u = (ch * pcs + pc) as usize;
-                    self.quiet_until[u] = i64::MIN;
-                    self.units[u].push(Segment {
+                    quiet_until[u] = i64::MIN;
+                    units[u].push(Segment {
                         req: slot,
                         first,
                         count,
                         issued: 0,
                         write: req.write,
-                        arrival: self.now,
+                        arrival: now,
                     });
                     segments += 1;
                 }
             }
-        }
+        });
         self.requests[slot] = Some(Pending {
             id: req.id,
             segments,
