@@ -262,7 +262,6 @@ impl Unit {
         }
         let due = self.refresh.due().map_or(i64::MAX, |d| d.next);
         let queued = self.queued(p.lookahead + end - k);
-        let bpr = g.bursts_per_rowset();
         let mut floor = self.floor;
         // `from`: the first of the commands not yet written back.
         let (mut from, mut kk) = (k, k);
@@ -331,7 +330,7 @@ impl Unit {
                 {
                     let mut win = self.window.expect("checked");
                     let (b2, needy) = self.window_enter(&mut win, burst, arrival);
-                    if b2 % per as usize == bank as usize {
+                    if g.per_group().remainder(b2 as u64) == u64::from(bank) {
                         self.window = None;
                         survives = false;
                     } else {
@@ -372,7 +371,7 @@ impl Unit {
                     survives = false;
                 }
             }
-            if kk % bpr == 0 {
+            if g.rowset_of(kk).1 == 0 {
                 break;
             }
             if !survives {
@@ -411,7 +410,9 @@ impl Unit {
             self.finished.push((req, t + latency));
             self.pop_head();
             self.at_boundary = match self.queue.front() {
-                Some(s) => s.next() % bpr == 0 && self.next_contig == Some((s.next(), s.write)),
+                Some(s) => {
+                    g.rowset_of(s.next()).1 == 0 && self.next_contig == Some((s.next(), s.write))
+                }
                 None => {
                     self.next_contig = None;
                     false
@@ -453,7 +454,7 @@ impl Unit {
         c.row_hits += n - misses;
         c.row_misses += misses;
         self.next_contig = Some((kk, cmd == Command::Wr));
-        self.at_boundary = kk % g.bursts_per_rowset() == 0;
+        self.at_boundary = g.rowset_of(kk).1 == 0;
     }
 }
 

@@ -123,10 +123,11 @@ impl RelState {
         let g = &unit.p.geometry;
         let per = g.banks_per_group as usize;
         let total = g.rowsets() as i64;
-        let head = (rs % g.rowsets()) as i64;
-        let head_bank = (rs % u64::from(g.banks_per_group)) as usize;
+        let head = g.wrap_rowset(rs) as i64;
+        let pg = g.per_group();
+        let head_bank = pg.remainder(rs) as usize;
         for j in (0..per).filter(|j| !keep.contains(j)) {
-            let index = (head_bank + j) % per;
+            let index = pg.remainder((head_bank + j) as u64) as usize;
             for grp in 0..g.bank_groups as usize {
                 let (slot, b) = (grp * per + j, grp * per + index);
                 shift(&mut unit.timing.bank[b], &self.bank[slot], at);
@@ -137,7 +138,7 @@ impl RelState {
                     } else if open_rs >= total {
                         open_rs -= total;
                     }
-                    (open_rs / per as i64) as u32
+                    pg.quotient(open_rs as u64) as u32
                 });
                 unit.banks[b].fresh = self.fresh[slot];
             }
@@ -388,9 +389,9 @@ pub fn try_jump(unit: &mut Unit, cals: &[Option<Arc<StreamCalibration>>; 2]) -> 
     // (a cold stream's first round) was activated without one. Banks the span does not reach
     // keep the state they had.
     let per = u64::from(unit.p.geometry.banks_per_group);
-    let (rs0, rowsets) = (k / bpr, periods * cal.q);
+    let (rs0, rowsets) = (unit.p.geometry.rowset_of(k).0, periods * cal.q);
     for i in 1..per.min(rowsets + 1) {
-        let index = ((rs0 + i) % per) as usize;
+        let index = unit.p.geometry.per_group().remainder(rs0 + i) as usize;
         for f in (index..unit.banks.len()).step_by(per as usize) {
             if !unit.banks[f].is_open() {
                 unit.counters.precharges = unit.counters.precharges.saturating_sub(1);
@@ -399,7 +400,8 @@ pub fn try_jump(unit: &mut Unit, cals: &[Option<Arc<StreamCalibration>>; 2]) -> 
     }
     // Relative to the new head those unreached banks are slots 1 .. per - rowsets.
     let unreached = 1..(per.saturating_sub(rowsets) as usize).max(1);
-    cal.template.apply(unit, (k + bursts) / bpr, t1, unreached);
+    let head = unit.p.geometry.rowset_of(k + bursts).0;
+    cal.template.apply(unit, head, t1, unreached);
     unit.next_contig = Some((k + bursts, write));
     // Still at a boundary: when more of the stream arrives, the next jump can start right here.
     unit.at_boundary = true;

@@ -164,6 +164,17 @@ impl Geometry {
         )
     }
 
+    /// `banks_per_group` as a divisor.
+    pub fn per_group(&self) -> Divisor {
+        self.per_group
+    }
+
+    /// Row-set `rs` within the rows the mapping has (`rs % rowsets`).
+    #[inline]
+    pub fn wrap_rowset(&self, rs: u64) -> u64 {
+        self.all_rowsets.remainder(rs)
+    }
+
     /// Where unit-local burst `k` lives.
     #[inline]
     pub fn locate(&self, k: u64) -> BurstLocation {

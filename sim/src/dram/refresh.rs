@@ -157,7 +157,16 @@ impl RefreshState {
                 return;
             }
             let (groups, per) = (*groups, *banks_per_refresh);
-            let order = (0..groups).map(|i| (*pointer + i) % groups);
+            // `(pointer + i) % groups`, with `pointer < groups`.
+            let start = *pointer;
+            let order = (0..groups).map(|i| {
+                let g = start + i;
+                if g >= groups {
+                    g - groups
+                } else {
+                    g
+                }
+            });
             let open = |g: &u32| *done & (1 << g) == 0;
             let idle = |g: &u32| Self::group_mask(groups, per, *g) & busy == 0;
             let used = |g: u32| {

@@ -673,9 +673,11 @@ impl Unit {
             self.finished.push((seg.req, at + latency));
             self.pop_head();
         }
-        let bpr = self.p.geometry.bursts_per_rowset();
         self.at_boundary = match self.queue.front() {
-            Some(s) => s.next() % bpr == 0 && self.next_contig == Some((s.next(), s.write)),
+            Some(s) => {
+                self.p.geometry.rowset_of(s.next()).1 == 0
+                    && self.next_contig == Some((s.next(), s.write))
+            }
             None => {
                 self.next_contig = None;
                 false

@@ -4,6 +4,7 @@
 use super::constraints::{
     Command, CompiledRow, CompiledRows, Scope, MAX_WINDOW, SLOTS, SLOT_ANY_COLUMN, SLOT_ANY_ROW,
 };
+use super::mapping::Divisor;
 
 /// "Never issued": far enough in the past that no latency reaches the present.
 pub const NEVER: i64 = i64::MIN / 4;
@@ -17,7 +18,8 @@ pub struct TimingState {
     pub group: Vec<[i64; SLOTS]>,
     /// The rank: the last `MAX_WINDOW` issues per slot, most recent first.
     pub rank: [[i64; MAX_WINDOW]; SLOTS],
-    banks_per_group: usize,
+    /// Banks per group, as a divisor (a shift for every shipped standard).
+    banks_per_group: Divisor,
 }
 
 impl TimingState {
@@ -26,12 +28,12 @@ impl TimingState {
             bank: vec![[NEVER; SLOTS]; (bank_groups * banks_per_group) as usize],
             group: vec![[NEVER; SLOTS]; bank_groups as usize],
             rank: [[NEVER; MAX_WINDOW]; SLOTS],
-            banks_per_group: banks_per_group as usize,
+            banks_per_group: Divisor::new(u64::from(banks_per_group)),
         }
     }
 
     pub fn group_of(&self, bank: usize) -> usize {
-        bank / self.banks_per_group
+        self.banks_per_group.quotient(bank as u64) as usize
     }
 
     /// The earliest cycle `cmd` to `banks` (empty for a rank-wide command) satisfies every row.
