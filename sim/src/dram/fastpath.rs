@@ -68,6 +68,32 @@ pub struct RelState {
     fresh: Vec<bool>,
     group: Vec<[i64; SLOTS]>,
     rank: [[i64; MAX_WINDOW]; SLOTS],
+    /// Which of those times are times and which "never".
+    live: Live,
+}
+
+/// Per time of a [`RelState`], all ones where it is a time and zero where it is "never", so a jump
+/// shifts every time by adding `at & mask` (no branch, several at once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Live {
+    bank: Vec<[i64; SLOTS]>,
+    group: Vec<[i64; SLOTS]>,
+    rank: [[i64; MAX_WINDOW]; SLOTS],
+}
+
+impl Live {
+    fn of(
+        bank: &[[i64; SLOTS]],
+        group: &[[i64; SLOTS]],
+        rank: &[[i64; MAX_WINDOW]; SLOTS],
+    ) -> Self {
+        let mask = |t: i64| if t == NEVER { 0 } else { -1 };
+        Live {
+            bank: bank.iter().map(|a| a.map(mask)).collect(),
+            group: group.iter().map(|a| a.map(mask)).collect(),
+            rank: rank.map(|h| h.map(mask)),
+        }
+    }
 }
 
 impl RelState {
@@ -108,12 +134,15 @@ impl RelState {
             }));
             fresh.push(unit.banks[b].fresh);
         }
+        let group: Vec<_> = unit.timing.group.iter().map(rel_all).collect();
+        let rank = unit.timing.rank.map(|h| h.map(rel));
         RelState {
+            live: Live::of(&bank, &group, &rank),
             bank,
             open,
             fresh,
-            group: unit.timing.group.iter().map(rel_all).collect(),
-            rank: unit.timing.rank.map(|h| h.map(rel)),
+            group,
+            rank,
         }
     }
 
@@ -130,7 +159,12 @@ impl RelState {
             let index = pg.remainder((head_bank + j) as u64) as usize;
             for grp in 0..g.bank_groups as usize {
                 let (slot, b) = (grp * per + j, grp * per + index);
-                shift(&mut unit.timing.bank[b], &self.bank[slot], at);
+                shift(
+                    &mut unit.timing.bank[b],
+                    &self.bank[slot],
+                    &self.live.bank[slot],
+                    at,
+                );
                 unit.banks[b].open_row = self.open[slot].map(|d| {
                     let mut open_rs = head + d;
                     if open_rs < 0 {
@@ -143,22 +177,34 @@ impl RelState {
                 unit.banks[b].fresh = self.fresh[slot];
             }
         }
-        for (dst, src) in unit.timing.group.iter_mut().zip(&self.group) {
-            shift(dst, src, at);
+        for ((dst, src), live) in unit
+            .timing
+            .group
+            .iter_mut()
+            .zip(&self.group)
+            .zip(&self.live.group)
+        {
+            shift(dst, src, live, at);
         }
-        for (dst, src) in unit.timing.rank.iter_mut().zip(&self.rank) {
-            shift(dst, src, at);
+        for ((dst, src), live) in unit
+            .timing
+            .rank
+            .iter_mut()
+            .zip(&self.rank)
+            .zip(&self.live.rank)
+        {
+            shift(dst, src, live, at);
         }
         unit.floor = at;
     }
 }
 
-/// `dst` = `src` shifted to `at` ("never" stays "never"), in place (a jump applies the template
-/// to every bank).
+/// `dst` = `src` shifted to `at` ("never", where `live` is zero, stays "never"), in place (a jump
+/// applies the template to every bank).
 #[inline]
-fn shift<const N: usize>(dst: &mut [i64; N], src: &[i64; N], at: i64) {
-    for (d, &t) in dst.iter_mut().zip(src) {
-        *d = if t == NEVER { NEVER } else { at + t };
+fn shift<const N: usize>(dst: &mut [i64; N], src: &[i64; N], live: &[i64; N], at: i64) {
+    for ((d, &t), &m) in dst.iter_mut().zip(src).zip(live) {
+        *d = t + (at & m);
     }
 }
 
