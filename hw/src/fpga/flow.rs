@@ -387,6 +387,13 @@ pub fn build(
         .args(["--freq", &format!("{}", design.clock_hz() / 1e6)])
         .args(["--report", "nextpnr-report.json"])
         .args(["--seed", "1", "--timing-allow-fail", "--quiet"]);
+    if design.core.is_some() {
+        // With the accelerator, the static placer and router2: on fpga-ecp5's board netlist they
+        // placed and routed it in under 27 minutes, where HeAP with router1 or router2 was still
+        // routing at the 28th (README, "On a ULX3S board"). The shell alone places and routes
+        // faster with the defaults (17 s against 30 s for the iCESugar-Pro's).
+        pnr.args(["--placer", "static", "--router", "router2"]);
+    }
     run(&mut pnr)?;
     let seconds_pnr = t.elapsed().as_secs_f64();
 
