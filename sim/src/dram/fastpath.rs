@@ -70,6 +70,19 @@ pub struct RelState {
     rank: [[i64; MAX_WINDOW]; SLOTS],
     /// Which of those times are times and which "never".
     live: Live,
+    /// The bank slots laid out in bank order for each head bank (index: the head row-set's bank
+    /// index), so a jump writes every bank in one pass (derived from the fields above).
+    rotations: Vec<Rotation>,
+}
+
+/// A [`RelState`]'s bank slots in bank order for one head bank: entry `b` is the slot that
+/// becomes bank `b`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Rotation {
+    bank: Vec<[i64; SLOTS]>,
+    live: Vec<[i64; SLOTS]>,
+    open: Vec<Option<i64>>,
+    fresh: Vec<bool>,
 }
 
 /// Per time of a [`RelState`], all ones where it is a time and zero where it is "never", so a jump
@@ -136,8 +149,30 @@ impl RelState {
         }
         let group: Vec<_> = unit.timing.group.iter().map(rel_all).collect();
         let rank = unit.timing.rank.map(|h| h.map(rel));
+        let live = Live::of(&bank, &group, &rank);
+        let rotations = (0..per)
+            .map(|h| {
+                let mut r = Rotation {
+                    bank: Vec::with_capacity(n),
+                    live: Vec::with_capacity(n),
+                    open: Vec::with_capacity(n),
+                    fresh: Vec::with_capacity(n),
+                };
+                for b in 0..n {
+                    let (grp, index) = (b / per, b % per);
+                    let j = (index + per - h) % per;
+                    let slot = grp * per + j;
+                    r.bank.push(bank[slot]);
+                    r.live.push(live.bank[slot]);
+                    r.open.push(open[slot]);
+                    r.fresh.push(fresh[slot]);
+                }
+                r
+            })
+            .collect();
         RelState {
-            live: Live::of(&bank, &group, &rank),
+            live,
+            rotations,
             bank,
             open,
             fresh,
@@ -150,32 +185,35 @@ impl RelState {
     /// except for the banks in slots `keep` (rotated bank indices), which keep their state.
     pub fn apply(&self, unit: &mut Unit, rs: u64, at: i64, keep: std::ops::Range<usize>) {
         let g = &unit.p.geometry;
-        let per = g.banks_per_group as usize;
         let total = g.rowsets() as i64;
         let head = g.wrap_rowset(rs) as i64;
         let pg = g.per_group();
         let head_bank = pg.remainder(rs) as usize;
-        for j in (0..per).filter(|j| !keep.contains(j)) {
-            let index = pg.remainder((head_bank + j) as u64) as usize;
-            for grp in 0..g.bank_groups as usize {
-                let (slot, b) = (grp * per + j, grp * per + index);
-                shift(
-                    &mut unit.timing.bank[b],
-                    &self.bank[slot],
-                    &self.live.bank[slot],
-                    at,
-                );
-                unit.banks[b].open_row = self.open[slot].map(|d| {
-                    let mut open_rs = head + d;
-                    if open_rs < 0 {
-                        open_rs += total;
-                    } else if open_rs >= total {
-                        open_rs -= total;
-                    }
-                    pg.quotient(open_rs as u64) as u32
-                });
-                unit.banks[b].fresh = self.fresh[slot];
+        let open_row = |d: i64| {
+            let mut open_rs = head + d;
+            if open_rs < 0 {
+                open_rs += total;
+            } else if open_rs >= total {
+                open_rs -= total;
             }
+            pg.quotient(open_rs as u64) as u32
+        };
+        let r = &self.rotations[head_bank];
+        // The banks written (all but those of the slots `keep`), as a mask over every bank.
+        let per = g.banks_per_group as usize;
+        let in_group = (0..per)
+            .filter(|j| !keep.contains(j))
+            .fold(0u64, |m, j| m | 1 << pg.remainder((head_bank + j) as u64));
+        let written = (0..g.bank_groups as usize).fold(0u64, |m, grp| m | in_group << (grp * per));
+        let dst = unit.timing.bank.iter_mut().zip(unit.banks.iter_mut());
+        let src = r.bank.iter().zip(&r.live).zip(r.open.iter().zip(&r.fresh));
+        for (b, ((time, bank), ((t, live), (open, &fresh)))) in dst.zip(src).enumerate() {
+            if written >> b & 1 == 0 {
+                continue;
+            }
+            shift(time, t, live, at);
+            bank.open_row = open.map(open_row);
+            bank.fresh = fresh;
         }
         for ((dst, src), live) in unit
             .timing
