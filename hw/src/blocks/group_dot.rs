@@ -5,7 +5,8 @@
 //! `L` lanes (the preset's `macs_per_row`) take one code and one mantissa each per beat; a group
 //! of `G` terms is `G / L` beats. Each lane is one 16 x 16 signed multiplier (the code
 //! sign-extended to 16 bits; rust-hdl has no other multiplier) and the beat's `L` products are
-//! summed in a chain, then added to the group accumulator. The sum is kept in 32 bits:
+//! summed by a balanced adder tree (`log2 L` adds deep, where a chain was `L - 1`: the chain was
+//! the routed fpga-ecp5's critical path), then added to the group accumulator. The sum is kept in 32 bits:
 //! `|S_g| < 2^29` for `G <= 128` (the proof in `numerics::matmul`), and the adds are modulo 2^32,
 //! which is exact two's-complement arithmetic inside that bound.
 
@@ -28,7 +29,13 @@ pub struct GroupDot<const L: usize> {
     /// The group sum so far, two's complement.
     pub sum: Signal<Out, Bits<32>>,
     lanes: [MulLane; L],
-    chain: [Signal<Local, Bits<32>>; L],
+    /// The tree's levels: `sumK[i]` is the sum of lanes `i * 2^K .. (i + 1) * 2^K` (`L >> K`
+    /// entries; the levels above the root are empty).
+    sum1: Vec<Signal<Local, Bits<32>>>,
+    sum2: Vec<Signal<Local, Bits<32>>>,
+    sum3: Vec<Signal<Local, Bits<32>>>,
+    sum4: Vec<Signal<Local, Bits<32>>>,
+    sum5: Vec<Signal<Local, Bits<32>>>,
     beat: Signal<Local, Bits<32>>,
     acc: DFF<Bits<32>>,
 }
@@ -73,6 +80,10 @@ impl Logic for MulLane {
 
 impl<const L: usize> Default for GroupDot<L> {
     fn default() -> Self {
+        assert!(
+            L.is_power_of_two() && L <= 32,
+            "group_dot: {L} lanes (a power of two up to 32 is built)"
+        );
         Self {
             clock: Default::default(),
             valid: Default::default(),
@@ -81,11 +92,31 @@ impl<const L: usize> Default for GroupDot<L> {
             mants: std::array::from_fn(|_| Default::default()),
             sum: Default::default(),
             lanes: std::array::from_fn(|_| Default::default()),
-            chain: std::array::from_fn(|_| Default::default()),
+            sum1: (0..L >> 1).map(|_| Default::default()).collect(),
+            sum2: (0..L >> 2).map(|_| Default::default()).collect(),
+            sum3: (0..L >> 3).map(|_| Default::default()).collect(),
+            sum4: (0..L >> 4).map(|_| Default::default()).collect(),
+            sum5: (0..L >> 5).map(|_| Default::default()).collect(),
             beat: Default::default(),
             acc: Default::default(),
         }
     }
+}
+
+impl<const L: usize> GroupDot<L> {
+    // The tree's level sizes and which level is the root (1 for that level, else 0), as loop
+    // bounds: the `hdl_gen` macro turns literals inside `update` into Verilog literals.
+    const N1: usize = L / 2;
+    const N2: usize = L / 4;
+    const N3: usize = L / 8;
+    const N4: usize = L / 16;
+    const N5: usize = L / 32;
+    const ROOT0: usize = (L == 1) as usize;
+    const ROOT1: usize = (L == 2) as usize;
+    const ROOT2: usize = (L == 4) as usize;
+    const ROOT3: usize = (L == 8) as usize;
+    const ROOT4: usize = (L == 16) as usize;
+    const ROOT5: usize = (L == 32) as usize;
 }
 
 impl<const L: usize> Logic for GroupDot<L> {
@@ -96,14 +127,41 @@ impl<const L: usize> Logic for GroupDot<L> {
             self.lanes[i].code.next = self.codes[i].val();
             self.lanes[i].mant.next = self.mants[i].val();
         }
-        self.chain[0].next = self.lanes[0].prod.val();
-        for i in 1..L {
-            self.chain[i].next = self.chain[i - 1].val() + self.lanes[i].prod.val();
+        // Level by level; loop bounds are evaluated in Rust (an expression of `L` in an index
+        // would leak `L` into the Verilog), so the levels above the root are loops of none.
+        for i in 0..Self::N1 {
+            self.sum1[i].next = self.lanes[2 * i].prod.val() + self.lanes[2 * i + 1].prod.val();
         }
-        // The last link of the chain (a one-iteration loop: rust-hdl evaluates loop bounds in
-        // Rust, while an index expression like `L - 1` would leak `L` into the Verilog).
-        for i in (L - 1)..L {
-            self.beat.next = self.chain[i].val();
+        for i in 0..Self::N2 {
+            self.sum2[i].next = self.sum1[2 * i].val() + self.sum1[2 * i + 1].val();
+        }
+        for i in 0..Self::N3 {
+            self.sum3[i].next = self.sum2[2 * i].val() + self.sum2[2 * i + 1].val();
+        }
+        for i in 0..Self::N4 {
+            self.sum4[i].next = self.sum3[2 * i].val() + self.sum3[2 * i + 1].val();
+        }
+        for i in 0..Self::N5 {
+            self.sum5[i].next = self.sum4[2 * i].val() + self.sum4[2 * i + 1].val();
+        }
+        // The root: the level of `L`'s log2 (one of these loops runs once).
+        for i in 0..Self::ROOT0 {
+            self.beat.next = self.lanes[i].prod.val();
+        }
+        for i in 0..Self::ROOT1 {
+            self.beat.next = self.sum1[i].val();
+        }
+        for i in 0..Self::ROOT2 {
+            self.beat.next = self.sum2[i].val();
+        }
+        for i in 0..Self::ROOT3 {
+            self.beat.next = self.sum3[i].val();
+        }
+        for i in 0..Self::ROOT4 {
+            self.beat.next = self.sum4[i].val();
+        }
+        for i in 0..Self::ROOT5 {
+            self.beat.next = self.sum5[i].val();
         }
         if self.valid.val() {
             if self.first.val() {
