@@ -6,6 +6,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use tokenfab_hw::blocks::{group_dot, row_acc};
 use tokenfab_hw::eda::Eda;
 use tokenfab_hw::emit::{blocks, BlockVerilog};
 use tokenfab_hw::harness::{build, Model};
@@ -213,10 +214,14 @@ fn group_dot_product_equals_the_spec() {
         }
         checks.push((steps.len() - 1, group_sum(&codes, &act)));
     }
+    // Idle beats flush the pipeline: a group's sum shows `LATENCY - 1` steps after its last beat
+    // (the step's output is read after its clock edge).
+    steps.extend((1..group_dot::LATENCY).map(|_| vec![0u128; 2 + 2 * lanes]));
     let names: Vec<&str> = m.inputs.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(&names[..3], &["valid", "first", "codes$0"]);
     let out = m.run(&steps).unwrap();
     for (n, &(at, want)) in checks.iter().enumerate() {
+        let at = at + group_dot::LATENCY - 1;
         assert_eq!(out[at][0] as u32 as i32 as i64, want, "group {n}");
     }
     eprintln!("group_dot: {} groups, {} beats", checks.len(), steps.len());
@@ -260,10 +265,13 @@ fn row_accumulation_equals_row_dot() {
         };
         checks.push((steps.len() - 1, row_dot(row, &act).unwrap()));
     }
+    // Idle steps flush the pipeline, as for group_dot.
+    steps.extend((1..row_acc::LATENCY).map(|_| vec![0u128; 4]));
     let names: Vec<&str> = m.inputs.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["valid", "first", "scale", "group_sum"]);
     let out = m.run(&steps).unwrap();
     for (n, &(at, want)) in checks.iter().enumerate() {
+        let at = at + row_acc::LATENCY - 1;
         assert_eq!(out[at][0] as i64, want, "row {n}");
     }
     eprintln!("row_acc: {} rows, {} groups", checks.len(), steps.len());

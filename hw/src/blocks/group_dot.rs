@@ -5,14 +5,23 @@
 //! `L` lanes (the preset's `macs_per_row`) take one code and one mantissa each per beat; a group
 //! of `G` terms is `G / L` beats. Each lane is one 16 x 16 signed multiplier (the code
 //! sign-extended to 16 bits; rust-hdl has no other multiplier) and the beat's `L` products are
-//! summed by a balanced adder tree (`log2 L` adds deep, where a chain was `L - 1`: the chain was
-//! the routed fpga-ecp5's critical path), then added to the group accumulator. The sum is kept in 32 bits:
+//! summed by a balanced adder tree (`log2 L` adds deep, where a chain was `L - 1`), then added to
+//! the group accumulator. The sum is kept in 32 bits:
 //! `|S_g| < 2^29` for `G <= 128` (the proof in `numerics::matmul`), and the adds are modulo 2^32,
 //! which is exact two's-complement arithmetic inside that bound.
+//!
+//! **Pipeline** ([`LATENCY`] clock edges from a beat to `sum` including it): the beat's codes and
+//! mantissas are registered at the input, the products at the multipliers' outputs, and the tree
+//! and the accumulator add take the third cycle. On the routed fpga-ecp5 the unregistered path,
+//! from the activation memory's block RAM through the column select, a multiplier, the adds and
+//! into the accumulator, was the critical path (41 ns against the 20 ns clock).
 
 use rust_hdl_core::prelude::*;
 use rust_hdl_widgets::dff::DFF;
 use rust_hdl_widgets::dff_setup;
+
+/// Clock edges from a beat presented (`valid`) to `sum` including it.
+pub const LATENCY: usize = 3;
 
 /// One group-dot-product accumulator with `L` multiplier lanes.
 #[derive(LogicBlock)]
@@ -28,7 +37,16 @@ pub struct GroupDot<const L: usize> {
     pub mants: [Signal<In, Bits<16>>; L],
     /// The group sum so far, two's complement.
     pub sum: Signal<Out, Bits<32>>,
+    /// Stage 1: the beat's operands.
+    code_q: [DFF<Bits<8>>; L],
+    mant_q: [DFF<Bits<16>>; L],
+    valid1: DFF<Bit>,
+    first1: DFF<Bit>,
     lanes: [MulLane; L],
+    /// Stage 2: the products.
+    prod_q: [DFF<Bits<32>>; L],
+    valid2: DFF<Bit>,
+    first2: DFF<Bit>,
     /// The tree's levels: `sumK[i]` is the sum of lanes `i * 2^K .. (i + 1) * 2^K` (`L >> K`
     /// entries; the levels above the root are empty).
     sum1: Vec<Signal<Local, Bits<32>>>,
@@ -91,7 +109,14 @@ impl<const L: usize> Default for GroupDot<L> {
             codes: std::array::from_fn(|_| Default::default()),
             mants: std::array::from_fn(|_| Default::default()),
             sum: Default::default(),
+            code_q: std::array::from_fn(|_| Default::default()),
+            mant_q: std::array::from_fn(|_| Default::default()),
+            valid1: Default::default(),
+            first1: Default::default(),
             lanes: std::array::from_fn(|_| Default::default()),
+            prod_q: std::array::from_fn(|_| Default::default()),
+            valid2: Default::default(),
+            first2: Default::default(),
             sum1: (0..L >> 1).map(|_| Default::default()).collect(),
             sum2: (0..L >> 2).map(|_| Default::default()).collect(),
             sum3: (0..L >> 3).map(|_| Default::default()).collect(),
@@ -122,15 +147,25 @@ impl<const L: usize> GroupDot<L> {
 impl<const L: usize> Logic for GroupDot<L> {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, acc);
+        dff_setup!(self, clock, valid1, first1, valid2, first2, acc);
+        self.valid1.d.next = self.valid.val();
+        self.first1.d.next = self.first.val();
+        self.valid2.d.next = self.valid1.q.val();
+        self.first2.d.next = self.first1.q.val();
         for i in 0..L {
-            self.lanes[i].code.next = self.codes[i].val();
-            self.lanes[i].mant.next = self.mants[i].val();
+            self.code_q[i].clock.next = self.clock.val();
+            self.code_q[i].d.next = self.codes[i].val();
+            self.mant_q[i].clock.next = self.clock.val();
+            self.mant_q[i].d.next = self.mants[i].val();
+            self.lanes[i].code.next = self.code_q[i].q.val();
+            self.lanes[i].mant.next = self.mant_q[i].q.val();
+            self.prod_q[i].clock.next = self.clock.val();
+            self.prod_q[i].d.next = self.lanes[i].prod.val();
         }
         // Level by level; loop bounds are evaluated in Rust (an expression of `L` in an index
         // would leak `L` into the Verilog), so the levels above the root are loops of none.
         for i in 0..Self::N1 {
-            self.sum1[i].next = self.lanes[2 * i].prod.val() + self.lanes[2 * i + 1].prod.val();
+            self.sum1[i].next = self.prod_q[2 * i].q.val() + self.prod_q[2 * i + 1].q.val();
         }
         for i in 0..Self::N2 {
             self.sum2[i].next = self.sum1[2 * i].val() + self.sum1[2 * i + 1].val();
@@ -146,7 +181,7 @@ impl<const L: usize> Logic for GroupDot<L> {
         }
         // The root: the level of `L`'s log2 (one of these loops runs once).
         for i in 0..Self::ROOT0 {
-            self.beat.next = self.lanes[i].prod.val();
+            self.beat.next = self.prod_q[i].q.val();
         }
         for i in 0..Self::ROOT1 {
             self.beat.next = self.sum1[i].val();
@@ -163,8 +198,8 @@ impl<const L: usize> Logic for GroupDot<L> {
         for i in 0..Self::ROOT5 {
             self.beat.next = self.sum5[i].val();
         }
-        if self.valid.val() {
-            if self.first.val() {
+        if self.valid2.q.val() {
+            if self.first2.q.val() {
                 self.acc.d.next = self.beat.val();
             } else {
                 self.acc.d.next = self.acc.q.val() + self.beat.val();

@@ -13,10 +13,18 @@
 //! which uses two unsigned 16 x 16 products and is exact modulo 2^64; since `|m S| < 2^48` and
 //! the row sum stays below 2^54 (the bound in `numerics::matmul`), the 64-bit two's-complement
 //! result is the exact value.
+//!
+//! **Pipeline** ([`LATENCY`] clock edges from a presented group to `row`): the two products are
+//! registered, then their sum, then the accumulator adds it. Each stage is at most one
+//! multiplier or one 64-bit add, so the block keeps up with the fpga-ecp5 clock, where
+//! multiplier, three 64-bit adds and the accumulator in one cycle did not.
 
 use rust_hdl_core::prelude::*;
 use rust_hdl_widgets::dff::DFF;
 use rust_hdl_widgets::dff_setup;
+
+/// Clock edges from a group presented (`valid`) to `row` including it.
+pub const LATENCY: usize = 3;
 
 /// The row accumulator.
 #[derive(LogicBlock, Default)]
@@ -34,33 +42,44 @@ pub struct RowAcc {
     pub row: Signal<Out, Bits<64>>,
     lo: Signal<Local, Bits<16>>,
     hi: Signal<Local, Bits<16>>,
-    lo_prod: Signal<Local, Bits<32>>,
-    hi_prod: Signal<Local, Bits<32>>,
-    prod: Signal<Local, Bits<64>>,
+    /// Stage 1: the two products, and `m` where `S < 0` (else 0).
+    lo_prod: DFF<Bits<32>>,
+    hi_prod: DFF<Bits<32>>,
+    neg: DFF<Bits<16>>,
+    valid1: DFF<Bit>,
+    first1: DFF<Bit>,
+    /// Stage 2: `m * S`.
+    prod: DFF<Bits<64>>,
+    valid2: DFF<Bit>,
+    first2: DFF<Bit>,
     acc: DFF<Bits<64>>,
 }
 
 impl Logic for RowAcc {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, acc);
+        dff_setup!(self, clock, lo_prod, hi_prod, neg, valid1, first1, prod, valid2, first2, acc);
         self.lo.next = self.group_sum.val().get_bits::<16>(0);
         self.hi.next = self.group_sum.val().get_bits::<16>(16);
-        self.lo_prod.next = self.scale.val() * self.lo.val();
-        self.hi_prod.next = self.scale.val() * self.hi.val();
+        self.lo_prod.d.next = self.scale.val() * self.lo.val();
+        self.hi_prod.d.next = self.scale.val() * self.hi.val();
         if self.group_sum.val().get_bit(31) {
-            self.prod.next = (bit_cast::<64, 32>(self.hi_prod.val()) << 16)
-                + bit_cast::<64, 32>(self.lo_prod.val())
-                - (bit_cast::<64, 16>(self.scale.val()) << 32);
+            self.neg.d.next = self.scale.val();
         } else {
-            self.prod.next = (bit_cast::<64, 32>(self.hi_prod.val()) << 16)
-                + bit_cast::<64, 32>(self.lo_prod.val());
+            self.neg.d.next = 0.into();
         }
-        if self.valid.val() {
-            if self.first.val() {
-                self.acc.d.next = self.prod.val();
+        self.valid1.d.next = self.valid.val();
+        self.first1.d.next = self.first.val();
+        self.prod.d.next = (bit_cast::<64, 32>(self.hi_prod.q.val()) << 16)
+            + bit_cast::<64, 32>(self.lo_prod.q.val())
+            - (bit_cast::<64, 16>(self.neg.q.val()) << 32);
+        self.valid2.d.next = self.valid1.q.val();
+        self.first2.d.next = self.first1.q.val();
+        if self.valid2.q.val() {
+            if self.first2.q.val() {
+                self.acc.d.next = self.prod.q.val();
             } else {
-                self.acc.d.next = self.acc.q.val() + self.prod.val();
+                self.acc.d.next = self.acc.q.val() + self.prod.q.val();
             }
         }
         self.row.next = self.acc.q.val();

@@ -29,9 +29,9 @@ use rust_hdl_widgets::dff_setup;
 
 use super::many;
 use super::sram::{Sram, ADDR_BITS};
-use crate::blocks::group_dot::GroupDot;
+use crate::blocks::group_dot::{self, GroupDot};
 use crate::blocks::lane_round::ScalePow2Sat;
-use crate::blocks::row_acc::RowAcc;
+use crate::blocks::row_acc::{self, RowAcc};
 
 /// Multipliers per row this engine is built for.
 pub const MACS: usize = 8;
@@ -197,10 +197,17 @@ pub struct MatrixEngine {
     p1_col: DFF<Bits<4>>,
     p1_half: DFF<Bit>,
     p1_buf: DFF<Bit>,
-    p2_valid: DFF<Bit>,
-    p2_col: DFF<Bits<4>>,
-    p2_buf: DFF<Bit>,
-    settle: DFF<Bits<2>>,
+    /// A group's last slice on its way through the dot products' pipeline
+    /// (`group_dot::LATENCY` stages; the last one is stage 2).
+    p2_valid: Vec<DFF<Bit>>,
+    p2_col: Vec<DFF<Bits<4>>>,
+    p2_buf: Vec<DFF<Bit>>,
+    s2_valid: Signal<Local, Bit>,
+    s2_col: Signal<Local, Bits<4>>,
+    s2_buf: Signal<Local, Bit>,
+    settle: DFF<Bits<3>>,
+    /// The last Settle cycle: the group's last slice is in the row accumulators after it.
+    settle_last: Constant<Bits<3>>,
     dots: Vec<DotRow>,
     accs: Vec<RowAcc>,
     // Drain.
@@ -239,6 +246,8 @@ pub struct MatrixEngine {
     ext34: Constant<Bits<34>>,
     _rows: usize,
     _columns: usize,
+    /// The index of stage 2 in `p2_*`.
+    _p2_last: usize,
 }
 
 fn c4(v: usize) -> Constant<Bits<4>> {
@@ -311,10 +320,16 @@ impl MatrixEngine {
             p1_col: Default::default(),
             p1_half: Default::default(),
             p1_buf: Default::default(),
-            p2_valid: Default::default(),
-            p2_col: Default::default(),
-            p2_buf: Default::default(),
+            p2_valid: many(group_dot::LATENCY),
+            p2_col: many(group_dot::LATENCY),
+            p2_buf: many(group_dot::LATENCY),
+            s2_valid: Default::default(),
+            s2_col: Default::default(),
+            s2_buf: Default::default(),
             settle: Default::default(),
+            // Issued at t, a slice enters the dot products at t + 1, its group sum reaches
+            // stage 2 at t + 1 + group_dot::LATENCY and the row at t + 1 + both latencies.
+            settle_last: Constant::new(((group_dot::LATENCY + row_acc::LATENCY - 1) as u64).into()),
             dots: many(rows),
             accs: many(rows * columns),
             d_col: Default::default(),
@@ -348,6 +363,7 @@ impl MatrixEngine {
             ext34: Constant::new((3u64 << 32).into()),
             _rows: rows,
             _columns: columns,
+            _p2_last: group_dot::LATENCY - 1,
         }
     }
 }
@@ -358,9 +374,14 @@ impl Logic for MatrixEngine {
         dff_setup!(
             self, clock, group_q, int4_q, src_q, dst_q, cols_q, n_groups, epr, spg, fill,
             rows_left, f_rows, f_base, f_r, f_e, f_g, f_goff, f_buf, comp, c_buf, c_col, c_s,
-            x_valid, x_col, p1_valid, p1_first, p1_last, p1_col, p1_half, p1_buf, p2_valid, p2_col,
-            p2_buf, settle, d_col, d_r
+            x_valid, x_col, p1_valid, p1_first, p1_last, p1_col, p1_half, p1_buf, settle, d_col,
+            d_r
         );
+        for i in 0..self.p2_valid.len() {
+            self.p2_valid[i].clock.next = self.clock.val();
+            self.p2_col[i].clock.next = self.clock.val();
+            self.p2_buf[i].clock.next = self.clock.val();
+        }
         for r in 0..self._rows {
             self.tile_rexp[r].clock.next = self.clock.val();
             self.tile_rexp[r].d.next = self.tile_rexp[r].q.val();
@@ -641,9 +662,9 @@ impl Logic for MatrixEngine {
                 }
             }
             Compute::Settle => {
-                // The last slice reaches the accumulators two cycles after it was issued.
+                // Until the last slice is in the row accumulators.
                 self.settle.d.next = self.settle.q.val() + 1;
-                if self.settle.q.val() == 1 {
+                if self.settle.q.val() == self.settle_last.val() {
                     self.comp.d.next = Compute::Wait;
                     self.c_buf.d.next = !self.c_buf.q.val();
                     for b in 0..2 {
@@ -688,9 +709,14 @@ impl Logic for MatrixEngine {
         }
 
         // ---- Stage 1: codes and mantissas into the rows' dot products.
-        self.p2_valid.d.next = self.p1_valid.q.val() & self.p1_last.q.val();
-        self.p2_col.d.next = self.p1_col.q.val();
-        self.p2_buf.d.next = self.p1_buf.q.val();
+        self.p2_valid[0].d.next = self.p1_valid.q.val() & self.p1_last.q.val();
+        self.p2_col[0].d.next = self.p1_col.q.val();
+        self.p2_buf[0].d.next = self.p1_buf.q.val();
+        for i in 1..self.p2_valid.len() {
+            self.p2_valid[i].d.next = self.p2_valid[i - 1].q.val();
+            self.p2_col[i].d.next = self.p2_col[i - 1].q.val();
+            self.p2_buf[i].d.next = self.p2_buf[i - 1].q.val();
+        }
         for r in 0..self._rows {
             self.dots[r].valid.next = self.p1_valid.q.val();
             self.dots[r].first.next = self.p1_first.q.val();
@@ -708,7 +734,15 @@ impl Logic for MatrixEngine {
         }
 
         // ---- Stage 2: a finished group sum into the row accumulators of its column.
-        if self.p2_buf.q.val() {
+        self.s2_valid.next = false;
+        self.s2_col.next = 0.into();
+        self.s2_buf.next = false;
+        for i in self._p2_last..self.p2_valid.len() {
+            self.s2_valid.next = self.p2_valid[i].q.val();
+            self.s2_col.next = self.p2_col[i].q.val();
+            self.s2_buf.next = self.p2_buf[i].q.val();
+        }
+        if self.s2_buf.val() {
             self.g_first.next = self.b_first[1].q.val();
         } else {
             self.g_first.next = self.b_first[0].q.val();
@@ -716,7 +750,7 @@ impl Logic for MatrixEngine {
         for r in 0..self._rows {
             self.g_scale[r].next = 0.into();
             for k in 0..self.codes.len() {
-                if (self.k_buf[k].val() == self.p2_buf.q.val())
+                if (self.k_buf[k].val() == self.s2_buf.val())
                     & (self.k_row[k].val() == self.r_idx[r].val())
                 {
                     self.g_scale[r].next = self.b_scale[k].q.val();
@@ -733,7 +767,7 @@ impl Logic for MatrixEngine {
                     self.accs[a].scale.next = self.g_scale[r].val();
                     self.accs[a].group_sum.next = self.dots[r].sum.val();
                     self.accs[a].valid.next =
-                        self.p2_valid.q.val() & (self.a_col[a].val() == self.p2_col.q.val());
+                        self.s2_valid.val() & (self.a_col[a].val() == self.s2_col.val());
                 }
             }
         }
