@@ -33,7 +33,10 @@
 //! A run that reaches the target with its next command still due remembers that command as the
 //! unit's next decision ([`Unit::resume_run`], at [`Unit::quiet_until`]): until a request
 //! arrives (with room in the window) or another command issues, `step` would choose it again at
-//! the same cycle, so a later `step` goes straight back into the run. Exact by construction;
+//! the same cycle, so a later `step` goes straight back into the run; where the stretch had left
+//! the look-ahead window unscanned, the resumed run starts from the bounds the stretch went on
+//! with ([`Unit::resume_bound`]: nothing has changed, so they still bound the same window from
+//! below) instead of scanning the window at every resume. Exact by construction;
 //! `tests::incremental` compares every command, completion and advance with the scheduler that
 //! decides each one, under random time steps and under the port's own horizon-driven ones.
 //!
@@ -80,7 +83,7 @@ impl RunCache {
 
 /// What the other candidates of [`Unit::step`] leave to a run's next column command.
 #[derive(Clone, Copy, Debug)]
-struct Bound {
+pub(super) struct Bound {
     /// [`Unit::row_ready`] of the window, or no more than it while the window is left unscanned
     /// (`Unit::window` is `None`): a lower bound only stops the run early, where `step` (or a
     /// scan) decides, and every command it allows, the exact bound allows too.
@@ -116,7 +119,11 @@ impl Unit {
     /// (a row command, a refresh falling due) before it, it remembers that command as the unit's
     /// next decision ([`Unit::resume_run`]): `step` would choose it again, at the same cycle,
     /// until the unit's state changes. Returns whether it issued any command.
-    pub(super) fn column_run(&mut self, target: i64) -> bool {
+    ///
+    /// `resumed`: the bounds a stretch that stopped at an earlier target went on with, its window
+    /// left unscanned ([`Unit::resume_bound`]); nothing has changed since, so they still bound
+    /// the same window from below, and the run starts from them instead of scanning it.
+    pub(super) fn column_run(&mut self, target: i64, mut resumed: Option<Bound>) -> bool {
         let p = self.p.clone();
         let mut issued = false;
         // Without the remembered window every command is decided by `step` (the reference the
@@ -127,26 +134,39 @@ impl Unit {
             };
             let (k, write, arrival) = (seg.next(), seg.write, seg.arrival);
             let end = seg.first + seg.count;
-            let mut win = self.window();
-            if win.n > 0 && !p.rows.columns_spare_other_banks_rows {
-                break;
-            }
-            let row_ready = match win.row_ready {
-                Some(r) => r,
+            // A resumed stretch's bounds serve only while the window is still left unscanned;
+            // they were taken with no refresh owed and columns that spare other banks' rows
+            // (the only way a stretch leaves it so), as the checks say again.
+            let resumed = resumed.take().filter(|_| {
+                self.window.is_none()
+                    && self.refresh.is_quiet()
+                    && p.rows.columns_spare_other_banks_rows
+            });
+            let bound = match resumed {
+                Some(bound) => bound,
                 None => {
-                    win.row_ready = Some(self.row_ready(&win));
-                    self.window = Some(win);
-                    win.row_ready.expect("just computed")
+                    let mut win = self.window();
+                    if win.n > 0 && !p.rows.columns_spare_other_banks_rows {
+                        break;
+                    }
+                    let row_ready = match win.row_ready {
+                        Some(r) => r,
+                        None => {
+                            win.row_ready = Some(self.row_ready(&win));
+                            self.window = Some(win);
+                            win.row_ready.expect("just computed")
+                        }
+                    };
+                    let Some(refresh_at) = self.refresh_bound(&win) else {
+                        break;
+                    };
+                    Bound {
+                        row_ready,
+                        refresh_at,
+                    }
                 }
             };
-            let Some(refresh_at) = self.refresh_bound(&win) else {
-                break;
-            };
-            let bound = Bound {
-                row_ready,
-                refresh_at,
-            };
-            let (stretched, stop) = self.column_stretch(target, bound);
+            let (stretched, stop, went_on_with) = self.column_stretch(target, bound);
             issued |= stretched;
             match stop {
                 // Bounded from below only (the window left unscanned): decide from the window.
@@ -156,6 +176,9 @@ impl Unit {
                 Some(Stop::Wait(t)) => {
                     self.wake = t;
                     self.resume_run = true;
+                    // With the window left unscanned, the bounds the stretch went on with serve
+                    // the resumed run (the window is the same then, and so are they).
+                    self.resume_bound = self.window.is_none().then_some(went_on_with);
                     break;
                 }
                 None if stretched => continue,
@@ -183,6 +206,7 @@ impl Unit {
                 // What `step` would decide, at any later target, until the state changes.
                 self.wake = t;
                 self.resume_run = true;
+                self.resume_bound = None;
                 break;
             }
             self.issue_column(t);
@@ -217,20 +241,22 @@ impl Unit {
     }
 
     /// Issue a stretch of the run in closed form, within the head's row-set; whether it issued
-    /// any command, and why it stopped if it stopped at a command it evaluated.
+    /// any command, why it stopped if it stopped at a command it evaluated, and the bounds it
+    /// went on with at its end (at most the bounds of the window then, exact where it is
+    /// scanned).
     ///
     /// Where a command changes the look-ahead window, the stretch writes its commands back,
     /// takes the new window's bounds as [`Unit::column_run`] would before calling it again, and
     /// goes on with the same registers (nothing else it computed has changed).
-    fn column_stretch(&mut self, target: i64, mut bound: Bound) -> (bool, Option<Stop>) {
+    fn column_stretch(&mut self, target: i64, mut bound: Bound) -> (bool, Option<Stop>, Bound) {
         let p = self.p.clone();
         let g = &p.geometry;
         let groups = u64::from(g.bank_groups);
         let Some(seg) = self.queue.front() else {
-            return (false, None);
+            return (false, None, bound);
         };
         if groups as usize > MAX_GROUPS {
-            return (false, None);
+            return (false, None, bound);
         }
         let k = seg.next();
         let (write, arrival, end, req) = (seg.write, seg.arrival, seg.first + seg.count, seg.req);
@@ -419,7 +445,7 @@ impl Unit {
                 }
             };
         }
-        (kk > k, stop)
+        (kk > k, stop, bound)
     }
 
     /// Leave the state that the stretch's last `n` column commands `cmd` leave, the head now at

@@ -28,7 +28,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::bank::{Access, Bank};
-use super::column_run::RunCache;
+use super::column_run::{Bound, RunCache};
 use super::constraints::{Command, CompiledRows};
 use super::fastpath::FastCarry;
 use super::mapping::Geometry;
@@ -152,6 +152,10 @@ pub struct Unit {
     /// once the target reaches it ([`Unit::column_run`] stopped at the target; nothing changed
     /// since).
     pub(super) resume_run: bool,
+    /// With [`Unit::resume_run`]: the bounds the stopped column stretch went on with, where it
+    /// left the look-ahead window unscanned (`None` otherwise); they hold while `resume_run`
+    /// does (see [`Unit::column_run`]).
+    pub(super) resume_bound: Option<Bound>,
     /// Per direction (read, write): column runs may issue commands past the target (see
     /// [`super::column_run`]). The model sets it once the fast path's calibration for that
     /// direction is settled (from the start, with the fast path off).
@@ -184,6 +188,7 @@ impl Unit {
             window: None,
             wake: i64::MIN,
             resume_run: false,
+            resume_bound: None,
             ahead: [false; 2],
             ahead_of_target: false,
             run_cache: None,
@@ -463,7 +468,8 @@ impl Unit {
             // The column run that stopped at an earlier target goes on: nothing has changed, so
             // the decision is still its next column command, at `wake`, which the target reaches.
             self.resume_run = false;
-            let issued = self.column_run(target);
+            let resumed = self.resume_bound.take();
+            let issued = self.column_run(target, resumed);
             debug_assert!(issued, "a resumed column run issues its next command");
             return issued;
         }
@@ -539,7 +545,7 @@ impl Unit {
             Choice::Column => {
                 self.issue_column(best_t);
                 if win.n == 0 || self.p.rows.columns_spare_other_banks_rows {
-                    self.column_run(target);
+                    self.column_run(target, None);
                 }
             }
             Choice::Row(i) => {
