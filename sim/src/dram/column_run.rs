@@ -506,10 +506,13 @@ impl Registers {
             group: [[NEVER; MAX_GROUPS]; 2],
             rank: [timing.rank[cmd.index()], timing.rank[SLOT_ANY_COLUMN]],
         };
-        for (own, slot) in [cmd.index(), SLOT_ANY_COLUMN].into_iter().enumerate() {
-            for grp in 0..groups {
-                r.bank[own][grp] = timing.bank[flat(grp as u64)][slot];
-                r.group[own][grp] = timing.group[grp][slot];
+        // Bank group by bank group, each bank's and group's slots read together.
+        let slots = [cmd.index(), SLOT_ANY_COLUMN];
+        for (grp, group) in timing.group[..groups].iter().enumerate() {
+            let bank = &timing.bank[flat(grp as u64)];
+            for own in 0..2 {
+                r.bank[own][grp] = bank[slots[own]];
+                r.group[own][grp] = group[slots[own]];
             }
         }
         r
@@ -522,12 +525,17 @@ impl Registers {
         groups: usize,
         flat: impl Fn(u64) -> usize,
     ) {
-        for (own, slot) in [cmd.index(), SLOT_ANY_COLUMN].into_iter().enumerate() {
-            for grp in 0..groups {
-                timing.bank[flat(grp as u64)][slot] = self.bank[own][grp];
-                timing.group[grp][slot] = self.group[own][grp];
+        // Bank group by bank group, as `load` reads them.
+        let slots = [cmd.index(), SLOT_ANY_COLUMN];
+        for (grp, group) in timing.group[..groups].iter_mut().enumerate() {
+            let bank = &mut timing.bank[flat(grp as u64)];
+            for own in 0..2 {
+                bank[slots[own]] = self.bank[own][grp];
+                group[slots[own]] = self.group[own][grp];
             }
-            timing.rank[slot] = self.rank[own];
+        }
+        for (slot, rank) in slots.into_iter().zip(self.rank) {
+            timing.rank[slot] = rank;
         }
     }
 
