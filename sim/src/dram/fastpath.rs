@@ -384,10 +384,17 @@ fn take_whole(carry: &mut f64, x: f64) -> i64 {
 }
 
 /// Jump `unit` over whole periods of its head stream if it can; true if it did.
+///
+/// The model asks before every decision of every unit it visits, and most are not at a row-set
+/// boundary: that check is inlined into the caller, the jump itself is not.
+#[inline]
 pub fn try_jump(unit: &mut Unit, cals: &[Option<Arc<StreamCalibration>>; 2]) -> bool {
-    if !unit.at_boundary || !unit.refresh.is_quiet() {
-        return false;
-    }
+    unit.at_boundary && unit.refresh.is_quiet() && jump_at_boundary(unit, cals)
+}
+
+/// [`try_jump`] for a unit at a row-set boundary with no refresh owed.
+#[inline(never)]
+fn jump_at_boundary(unit: &mut Unit, cals: &[Option<Arc<StreamCalibration>>; 2]) -> bool {
     let Some(head) = unit.queue.front() else {
         return false;
     };
