@@ -454,6 +454,10 @@ impl Unit {
     /// by the target without changing any state: the same state gives the same candidates, so
     /// nothing issues before the earliest of them, nor before the next refresh falls due; and a
     /// column run that stopped at the target ([`Unit::resume_run`]), which goes on from there.
+    ///
+    /// The model ends every visit to a unit with a call that finds nothing to issue, mostly at
+    /// the first check: that check is inlined into the caller, the decision itself is not.
+    #[inline]
     pub fn step(&mut self, target: i64) -> bool {
         let idle = self.queue.is_empty();
         if (idle && (target == i64::MAX || self.refresh.due().is_none()))
@@ -464,6 +468,12 @@ impl Unit {
             // nothing can issue by it.
             return false;
         }
+        self.decide(target, idle)
+    }
+
+    /// [`Unit::step`] past its first check.
+    #[inline(never)]
+    fn decide(&mut self, target: i64, idle: bool) -> bool {
         if self.resume_run {
             // The column run that stopped at an earlier target goes on: nothing has changed, so
             // the decision is still its next column command, at `wake`, which the target reaches.
