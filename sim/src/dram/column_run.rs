@@ -354,18 +354,15 @@ impl Unit {
                         && p.rows.columns_spare_other_banks_rows
                         && self.window.is_some() =>
                 {
-                    let mut win = self.window.expect("checked");
-                    let (b2, needy) = self.window_enter(&mut win, burst, arrival);
+                    let (b2, needy) = self.window_enter(burst, arrival);
                     if g.per_group().remainder(b2 as u64) == u64::from(bank) {
                         self.window = None;
                         survives = false;
-                    } else {
-                        if needy {
-                            let r = self.row_ready_of(b2, arrival);
-                            bound.row_ready = bound.row_ready.min(r);
-                            win.row_ready = Some(bound.row_ready);
-                        }
-                        self.window = Some(win);
+                    } else if needy {
+                        let r = self.row_ready_of(b2, arrival);
+                        bound.row_ready = bound.row_ready.min(r);
+                        let win = self.window.as_mut().expect("checked");
+                        win.row_ready = Some(bound.row_ready);
                     }
                 }
                 // The burst that left was its bank's last use in the head segment or in its

@@ -332,13 +332,14 @@ impl Unit {
         None
     }
 
-    /// `window` with burst `j` (of a segment that arrived at `arrival`) added at its far end
-    /// (what [`Unit::scan_window`] gives after a [`WindowChange::Enters`]); the bank and row
-    /// of `j`, and whether it became needy.
-    pub(super) fn window_enter(&self, window: &mut Window, j: u64, arrival: i64) -> (usize, bool) {
+    /// Add burst `j` (of a segment that arrived at `arrival`) at the far end of the remembered
+    /// window, in place (what [`Unit::scan_window`] gives after a [`WindowChange::Enters`]);
+    /// the bank of `j`, and whether it became needy.
+    pub(super) fn window_enter(&mut self, j: u64, arrival: i64) -> (usize, bool) {
         let g = &self.p.geometry;
         let loc = g.locate(j);
         let b = loc.flat_bank(g.banks_per_group);
+        let window = self.window.as_mut().expect("a remembered window");
         if window.busy & (1 << b) != 0 {
             return (b, false);
         }
