@@ -142,29 +142,8 @@ impl Unit {
                     && self.refresh.is_quiet()
                     && p.rows.columns_spare_other_banks_rows
             });
-            let bound = match resumed {
-                Some(bound) => bound,
-                None => {
-                    let mut win = self.window();
-                    if win.n > 0 && !p.rows.columns_spare_other_banks_rows {
-                        break;
-                    }
-                    let row_ready = match win.row_ready {
-                        Some(r) => r,
-                        None => {
-                            win.row_ready = Some(self.row_ready(&win));
-                            self.window = Some(win);
-                            win.row_ready.expect("just computed")
-                        }
-                    };
-                    let Some(refresh_at) = self.refresh_bound(&win) else {
-                        break;
-                    };
-                    Bound {
-                        row_ready,
-                        refresh_at,
-                    }
-                }
+            let Some(bound) = resumed.or_else(|| self.window_bound()) else {
+                break;
             };
             let (stretched, stop, went_on_with) = self.column_stretch(target, bound);
             issued |= stretched;
@@ -214,6 +193,33 @@ impl Unit {
             issued = true;
         }
         issued
+    }
+
+    /// The bounds of the look-ahead window on a run's next column command, from the remembered
+    /// window (scanned and remembered first where there is none, its [`Unit::row_ready`] too),
+    /// in place; `None` where `step` decides: a needy bank where column commands bind other
+    /// banks' rows, or a refresh owed that [`Unit::refresh_bound`] leaves to `step`.
+    fn window_bound(&mut self) -> Option<Bound> {
+        if self.window.is_none() {
+            self.window = Some(self.scan_window());
+        }
+        let win = self.window.as_ref().expect("remembered");
+        if win.n > 0 && !self.p.rows.columns_spare_other_banks_rows {
+            return None;
+        }
+        let row_ready = match win.row_ready {
+            Some(r) => r,
+            None => {
+                let r = self.row_ready(win);
+                self.window.as_mut().expect("remembered").row_ready = Some(r);
+                r
+            }
+        };
+        let refresh_at = self.refresh_bound(self.window.as_ref().expect("remembered"))?;
+        Some(Bound {
+            row_ready,
+            refresh_at,
+        })
     }
 
     /// Bursts queued from the head on, counted up to at least `cap` (or all of them).
@@ -401,20 +407,10 @@ impl Unit {
                 // What `column_run` does next, from the state written back.
                 self.write_back_stretch(cmd, &regs, kk - from, misses, kk, target);
                 (from, misses) = (kk, 0);
-                let mut win = self.window();
-                if win.n > 0 && !p.rows.columns_spare_other_banks_rows {
-                    break;
-                }
-                let row_ready = self.row_ready(&win);
-                win.row_ready = Some(row_ready);
-                self.window = Some(win);
-                let Some(refresh_at) = self.refresh_bound(&win) else {
+                let Some(b) = self.window_bound() else {
                     break;
                 };
-                bound = Bound {
-                    row_ready,
-                    refresh_at,
-                };
+                bound = b;
             }
         }
         if kk > from {

@@ -352,7 +352,7 @@ impl Unit {
         (b, false)
     }
 
-    fn scan_window(&self) -> Window {
+    pub(super) fn scan_window(&self) -> Window {
         let g = &self.p.geometry;
         let (groups, per_group) = (u64::from(g.bank_groups), g.banks_per_group);
         let bpr = g.bursts_per_rowset();
