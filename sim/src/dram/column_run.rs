@@ -181,7 +181,7 @@ impl Unit {
                 // A refresh falls due, or a row or refresh command issues first.
                 break;
             }
-            if t > target && !self.may_issue_ahead(k, end, write, self.queued(p.lookahead)) {
+            if t > target && !self.may_issue_ahead(k, end, write, || self.queued(p.lookahead)) {
                 // What `step` would decide, at any later target, until the state changes.
                 self.wake = t;
                 self.resume_run = true;
@@ -235,15 +235,16 @@ impl Unit {
     }
 
     /// Whether the column command to head burst `k` (of a segment ending before burst `end`),
-    /// due past the target, may issue now, with `queued` bursts queued from `k` on (see the
+    /// due past the target, may issue now, with `queued()` bursts queued from `k` on (see the
     /// module docs): the window holds no room for a request that arrives later, the command
     /// does not complete its request, nor bring the head to a row-set boundary, and the fast
-    /// path is calibrated in its direction (or off).
-    fn may_issue_ahead(&self, k: u64, end: u64, write: bool, queued: u64) -> bool {
+    /// path is calibrated in its direction (or off). The queue is counted last, only where the
+    /// rest holds (a walk over the queue).
+    fn may_issue_ahead(&self, k: u64, end: u64, write: bool, queued: impl FnOnce() -> u64) -> bool {
         self.ahead[usize::from(write)]
-            && queued >= self.p.lookahead
             && k + 1 < end
             && self.p.geometry.rowset_of(k + 1).1 != 0
+            && queued() >= self.p.lookahead
     }
 
     /// Issue a stretch of the run in closed form, within the head's row-set; whether it issued
@@ -293,7 +294,9 @@ impl Unit {
             *at = (*at).max(arrival);
         }
         let due = self.refresh.due().map_or(i64::MAX, |d| d.next);
-        let queued = self.queued(p.lookahead + end - k);
+        // Bursts queued from `k` on, counted up to the window past the segment's end, once a
+        // command past the target asks (counted then from its burst, the same count).
+        let mut queued = None;
         let mut floor = self.floor;
         // `from`: the first of the commands not yet written back.
         let (mut from, mut kk) = (k, k);
@@ -318,7 +321,12 @@ impl Unit {
                 stop = Some(Stop::Blocked);
                 break;
             }
-            if t > target && !self.may_issue_ahead(kk, end, write, queued - (kk - k)) {
+            let queued_from = |queued: &mut Option<u64>| {
+                let q =
+                    *queued.get_or_insert_with(|| self.queued(p.lookahead + end - kk) + (kk - k));
+                q - (kk - k)
+            };
+            if t > target && !self.may_issue_ahead(kk, end, write, || queued_from(&mut queued)) {
                 stop = Some(Stop::Wait(t));
                 break;
             }
