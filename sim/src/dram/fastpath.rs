@@ -375,12 +375,27 @@ pub fn calibrate(p: &Arc<UnitParams>, write: bool) -> Option<StreamCalibration> 
     Some(cal)
 }
 
-/// Take whole units of `x` out of `carry` (which then keeps the fraction).
+/// Take whole units of `x` out of `carry` (which then keeps the fraction; as `f64::floor` would
+/// leave it while `carry` stays within `i64`).
 fn take_whole(carry: &mut f64, x: f64) -> i64 {
     *carry += x;
-    let whole = carry.floor();
-    *carry -= whole;
-    whole as i64
+    let whole = floor(*carry);
+    *carry -= whole as f64;
+    whole
+}
+
+/// `x.floor() as i64`, without the call to the C library's `floor` that x86-64's baseline
+/// instruction set (no rounding instruction before SSE4.1) compiles it to: truncation toward
+/// zero, one less where that rounded a negative `x` up. The same for every finite `x` (both
+/// saturate at the ends of `i64`) and for NaN (0).
+#[inline]
+fn floor(x: f64) -> i64 {
+    let t = x as i64;
+    if (t as f64) > x {
+        t.saturating_sub(1)
+    } else {
+        t
+    }
 }
 
 /// Jump `unit` over whole periods of its head stream if it can; true if it did.
@@ -428,8 +443,7 @@ fn jump_at_boundary(unit: &mut Unit, cals: &[Option<Arc<StreamCalibration>>; 2])
     let mut refreshes = 0u64;
     if let Some(due) = unit.refresh.due() {
         for _ in 0..16 {
-            let span =
-                base + (unit.carry.cycles + refreshes as f64 * cal.refresh_cycles).floor() as i64;
+            let span = base + floor(unit.carry.cycles + refreshes as f64 * cal.refresh_cycles);
             let n = due.count_until(t0 + span);
             if n == refreshes {
                 break;
@@ -497,4 +511,37 @@ fn jump_at_boundary(unit: &mut Unit, cals: &[Option<Arc<StreamCalibration>>; 2])
     // Still at a boundary: when more of the stream arrives, the next jump can start right here.
     unit.at_boundary = true;
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::floor;
+
+    #[test]
+    fn floor_is_the_c_library_floor() {
+        let big = 2f64.powi(63);
+        for x in [
+            0.0,
+            -0.0,
+            0.25,
+            0.999,
+            1.0,
+            1.5,
+            -0.25,
+            -1.0,
+            -1.5,
+            -2.0,
+            1e15 + 0.5,
+            -1e15 - 0.5,
+            big,
+            -big,
+            2.0 * big,
+            -2.0 * big,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ] {
+            assert_eq!(floor(x), x.floor() as i64, "{x}");
+        }
+    }
 }
