@@ -375,6 +375,22 @@ pub fn calibrate(p: &Arc<UnitParams>, write: bool) -> Option<StreamCalibration> 
     Some(cal)
 }
 
+/// `x.round() as i64` (half away from zero), without the C library's `round` (as [`floor`]):
+/// truncation, then one away from zero where the fraction left is a half or more (exact: `x`
+/// less its truncation loses nothing). The same for every finite `x` and for NaN (0).
+#[inline]
+fn round(x: f64) -> i64 {
+    let t = x as i64;
+    let frac = x - t as f64;
+    if frac >= 0.5 {
+        t.saturating_add(1)
+    } else if frac <= -0.5 {
+        t.saturating_sub(1)
+    } else {
+        t
+    }
+}
+
 /// Take whole units of `x` out of `carry` (which then keeps the fraction; as `f64::floor` would
 /// leave it while `carry` stays within `i64`).
 fn take_whole(carry: &mut f64, x: f64) -> i64 {
@@ -469,7 +485,7 @@ fn jump_at_boundary(unit: &mut Unit, cals: &[Option<Arc<StreamCalibration>>; 2])
         s.issued += take;
         done += take;
         if s.issued == s.count {
-            let last = t0 + (span as f64 * done as f64 / bursts as f64).round() as i64;
+            let last = t0 + round(span as f64 * done as f64 / bursts as f64);
             unit.finished.push((s.req, last + latency));
             unit.pop_head();
         }
@@ -515,7 +531,7 @@ fn jump_at_boundary(unit: &mut Unit, cals: &[Option<Arc<StreamCalibration>>; 2])
 
 #[cfg(test)]
 mod tests {
-    use super::floor;
+    use super::{floor, round};
 
     #[test]
     fn floor_is_the_c_library_floor() {
@@ -542,6 +558,36 @@ mod tests {
             f64::NAN,
         ] {
             assert_eq!(floor(x), x.floor() as i64, "{x}");
+        }
+    }
+
+    #[test]
+    fn round_is_the_c_library_round() {
+        let big = 2f64.powi(63);
+        let below_half = 0.5 - f64::EPSILON / 4.0;
+        for x in [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            below_half,
+            -below_half,
+            1.5,
+            2.5,
+            -2.5,
+            2.4999,
+            1e15 + 0.5,
+            -1e15 - 0.5,
+            2f64.powi(52) + 1.0,
+            big,
+            -big,
+            2.0 * big,
+            -2.0 * big,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ] {
+            assert_eq!(round(x), x.round() as i64, "{x}");
         }
     }
 }
