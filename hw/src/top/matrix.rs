@@ -11,8 +11,9 @@
 //! slices through the rows (each row's codes times the column's 8 activation mantissas of that
 //! slice, one slice a cycle), and at each group's end adds `m_g * S_g` into the row's
 //! accumulator for that column. So weights are read from DRAM once for all columns, and the
-//! stream and the arithmetic overlap: a group costs `max(its bytes' arrival, N * G / 8)`
-//! cycles. After a tile's last group the accumulators are rounded to lanes (`R * N` values, one a
+//! stream and the arithmetic overlap: a group costs `max(its bytes' arrival, N * G / 8 + 7)`
+//! cycles (the 7: the group's last slice through `group_dot`'s and `row_acc`'s pipelines, 3
+//! stages each, and a cycle to take the next buffer). After a tile's last group the accumulators are rounded to lanes (`R * N` values, one a
 //! cycle into the 3-stage rounding pipeline) and written to each column's vector memory at
 //! `dst + row`.
 //!

@@ -71,7 +71,7 @@ pub struct SimLink {
 }
 
 /// Clocks a bit of the simulated UART (the UART's minimum): loading a program's image over the
-/// simulated link costs 44 clocks a byte instead of the 4,340 of 115200 baud at 50 MHz.
+/// simulated link costs 44 clocks a byte instead of the 2,170 of 115200 baud at 25 MHz.
 pub const SIM_UART_DIVISOR: u64 = 4;
 
 impl SimLink {

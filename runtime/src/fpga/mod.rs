@@ -126,7 +126,7 @@ impl FpgaOptions {
     }
 }
 
-/// The most system clocks a step or the program load may take by default: 10^9, 20 s at 50 MHz,
+/// The most system clocks a step or the program load may take by default: 10^9, 40 s at 25 MHz (fpga-ecp5's clock),
 /// a few times a decode step of a model that fills the 32 MB SDRAM.
 pub const DEFAULT_MAX_CYCLES: u64 = 1_000_000_000;
 

@@ -30,7 +30,7 @@ const DEFAULT_CHANNELS: [(&str, usize); 8] = [
     ("hbm3", 16),     // one HBM3 stack at the H100's pin speed: 16 x 64-bit channels, 670 GB/s
     ("ddr4", 2),      // two DDR4-3200 DIMM channels, 51.2 GB/s
     ("sdr-sdram", 1), // the ULX3S's single x16 SDR SDRAM at its rated 7 ns (tiny)
-    ("sdr-sdram-50mhz", 1), // the same chip as the ULX3S board top drives it (fpga-ecp5)
+    ("sdr-sdram-25mhz", 1), // the same chip as the ULX3S board top drives it (fpga-ecp5)
 ];
 
 /// One memory system: a standard of `configs/memory/` and a channel count.
