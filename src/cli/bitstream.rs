@@ -53,7 +53,11 @@ fn decode_cycles(config: &AccelConfig) -> anyhow::Result<u64> {
         ..GenOptions::default()
     };
     generate_config(&shape, &options, dir.path())?;
-    let program = compile(dir.path(), config, &CompileOptions::default())?;
+    let options = CompileOptions {
+        shape_only: true,
+        ..CompileOptions::default()
+    };
+    let program = compile(dir.path(), config, &options)?;
     let columns = [Column {
         token: 0,
         pos: 0,
@@ -115,4 +119,29 @@ pub fn run(a: BitstreamArgs) -> anyhow::Result<()> {
     println!("wrote {}", report.bitstream.display());
     println!("program the board with: {}", report.program_command);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report's estimate compiles a shape-only model: no weights exist to read. At a lower
+    /// clock the DRAM's nanosecond timings cost fewer core cycles, but never so few that the
+    /// lower clock gives more tokens per second.
+    #[test]
+    fn the_estimate_compiles_the_tiny_shape_and_slows_with_the_clock() {
+        let config = AccelConfig::preset("fpga-ecp5").expect("fpga-ecp5 preset");
+        let e = estimate(&config, 20e6).unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(e.cycles_per_token > 10_000.0, "{e:?}");
+        assert_eq!(
+            e.tokens_per_s_at_target,
+            config.clock_hz / e.cycles_per_token
+        );
+        let mut slower = config.clone();
+        slower.clock_hz = 20e6;
+        let cycles_20 = decode_cycles(&slower).expect("cycles at 20 MHz") as f64;
+        assert!(cycles_20 <= e.cycles_per_token, "{cycles_20} vs {e:?}");
+        assert_eq!(e.tokens_per_s_at_fmax, 20e6 / cycles_20);
+        assert!(e.tokens_per_s_at_fmax < e.tokens_per_s_at_target, "{e:?}");
+    }
 }
