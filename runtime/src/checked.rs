@@ -5,7 +5,7 @@
 //! lane for lane) is an error naming the step, the column, its position, the first differing
 //! index with both values, and how many indices differ.
 
-use crate::device::{Column, Device, StepOutput};
+use crate::device::{Column, Device, Limits, StepOutput};
 use crate::error::{Mismatch, MismatchKind, RuntimeError};
 
 /// Devices `a` and `b` run together.
@@ -122,20 +122,8 @@ impl<A: Device, B: Device> Device for Checked<A, B> {
         format!("{} checked against {}", self.a.name(), self.b.name())
     }
 
-    fn vocab_size(&self) -> usize {
-        self.a.vocab_size()
-    }
-
-    fn max_columns(&self) -> usize {
-        self.a.max_columns()
-    }
-
-    fn context(&self) -> usize {
-        self.a.context()
-    }
-
-    fn slots(&self) -> usize {
-        self.a.slots()
+    fn limits(&self) -> Limits {
+        self.a.limits()
     }
 
     fn step(&mut self, columns: &[Column]) -> Result<StepOutput, RuntimeError> {

@@ -13,6 +13,8 @@
 
 pub use tokenfab_sim::Column;
 
+use tokenfab_isa::program::Manifest;
+
 use crate::error::RuntimeError;
 
 /// What one step produced, per column.
@@ -28,13 +30,23 @@ pub struct StepOutput {
 pub trait Device {
     /// A short name for messages (`golden`, `sim`).
     fn name(&self) -> String;
-    fn vocab_size(&self) -> usize;
+    /// The model's vocabulary and the step's bounds.
+    fn limits(&self) -> Limits;
+    fn vocab_size(&self) -> usize {
+        self.limits().vocab_size
+    }
     /// The most columns one step may carry.
-    fn max_columns(&self) -> usize;
+    fn max_columns(&self) -> usize {
+        self.limits().max_columns
+    }
     /// Positions per slot.
-    fn context(&self) -> usize;
+    fn context(&self) -> usize {
+        self.limits().context
+    }
     /// Independent sequence slots (KV caches).
-    fn slots(&self) -> usize;
+    fn slots(&self) -> usize {
+        self.limits().slots
+    }
     /// Run one decode step.
     fn step(&mut self, columns: &[Column]) -> Result<StepOutput, RuntimeError>;
     /// Forget every sequence (empty every slot).
@@ -45,23 +57,39 @@ impl<D: Device + ?Sized> Device for Box<D> {
     fn name(&self) -> String {
         (**self).name()
     }
-    fn vocab_size(&self) -> usize {
-        (**self).vocab_size()
-    }
-    fn max_columns(&self) -> usize {
-        (**self).max_columns()
-    }
-    fn context(&self) -> usize {
-        (**self).context()
-    }
-    fn slots(&self) -> usize {
-        (**self).slots()
+    fn limits(&self) -> Limits {
+        (**self).limits()
     }
     fn step(&mut self, columns: &[Column]) -> Result<StepOutput, RuntimeError> {
         (**self).step(columns)
     }
     fn reset(&mut self) {
         (**self).reset()
+    }
+}
+
+/// The model's vocabulary and the bounds of a step on one device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub vocab_size: usize,
+    /// The most columns one step may carry.
+    pub max_columns: usize,
+    /// Positions per slot.
+    pub context: usize,
+    /// Independent sequence slots (KV caches).
+    pub slots: usize,
+}
+
+impl Limits {
+    /// A compiled program's: its model's vocabulary, the columns of the configuration it was
+    /// compiled for, and its KV cache's positions and slots.
+    pub fn of_program(manifest: &Manifest) -> Self {
+        Limits {
+            vocab_size: manifest.model.vocab_size as usize,
+            max_columns: manifest.config.max_columns,
+            context: manifest.memory.kv.ctx as usize,
+            slots: manifest.memory.kv.slots as usize,
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use tokenfab_golden::{QuantKvCache, QuantModel, QuantOptions, ScaleRule, WeightF
 use tokenfab_isa::numerics::argmax::argmax;
 use tokenfab_isa::program::Program;
 
-use crate::device::{Column, Device, SlotLengths, StepOutput};
+use crate::device::{Column, Device, Limits, SlotLengths, StepOutput};
 use crate::error::RuntimeError;
 
 /// The quantised reference as a device.
@@ -109,20 +109,13 @@ impl Device for GoldenDevice {
         "golden".into()
     }
 
-    fn vocab_size(&self) -> usize {
-        self.model.config.vocab_size
-    }
-
-    fn max_columns(&self) -> usize {
-        self.max_columns
-    }
-
-    fn context(&self) -> usize {
-        self.context
-    }
-
-    fn slots(&self) -> usize {
-        self.caches.len()
+    fn limits(&self) -> Limits {
+        Limits {
+            vocab_size: self.model.config.vocab_size,
+            max_columns: self.max_columns,
+            context: self.context,
+            slots: self.caches.len(),
+        }
     }
 
     fn step(&mut self, columns: &[Column]) -> Result<StepOutput, RuntimeError> {

@@ -30,7 +30,7 @@ pub mod session;
 pub mod sim_device;
 
 pub use checked::Checked;
-pub use device::{Column, Device, SlotLengths, StepOutput};
+pub use device::{Column, Device, Limits, SlotLengths, StepOutput};
 pub use error::{Mismatch, MismatchKind, RuntimeError};
 pub use fpga::{FpgaDevice, FpgaOptions};
 pub use golden_device::GoldenDevice;

@@ -5,7 +5,7 @@ use std::path::Path;
 use tokenfab_isa::program::Program;
 use tokenfab_sim::{Machine, Stats};
 
-use crate::device::{Column, Device, SlotLengths, StepOutput};
+use crate::device::{Column, Device, Limits, SlotLengths, StepOutput};
 use crate::error::RuntimeError;
 
 /// A compiled program running on the functional simulator.
@@ -52,20 +52,8 @@ impl Device for SimDevice {
         "sim".into()
     }
 
-    fn vocab_size(&self) -> usize {
-        self.machine.manifest().model.vocab_size as usize
-    }
-
-    fn max_columns(&self) -> usize {
-        self.machine.config().max_columns
-    }
-
-    fn context(&self) -> usize {
-        self.machine.manifest().memory.kv.ctx as usize
-    }
-
-    fn slots(&self) -> usize {
-        self.machine.manifest().memory.kv.slots as usize
+    fn limits(&self) -> Limits {
+        Limits::of_program(self.machine.manifest())
     }
 
     fn step(&mut self, columns: &[Column]) -> Result<StepOutput, RuntimeError> {

@@ -2,7 +2,7 @@
 //! the slot, so that wrong positions, chunking or rollback change the numbers.
 
 use tokenfab_runtime::{
-    Checked, Column, Device, RuntimeError, Sampler, Session, SlotLengths, StepOutput,
+    Checked, Column, Device, Limits, RuntimeError, Sampler, Session, SlotLengths, StepOutput,
 };
 
 const VOCAB: usize = 16;
@@ -45,17 +45,13 @@ impl Device for Fake {
     fn name(&self) -> String {
         self.name.into()
     }
-    fn vocab_size(&self) -> usize {
-        VOCAB
-    }
-    fn max_columns(&self) -> usize {
-        self.max_columns
-    }
-    fn context(&self) -> usize {
-        24
-    }
-    fn slots(&self) -> usize {
-        2
+    fn limits(&self) -> Limits {
+        Limits {
+            vocab_size: VOCAB,
+            max_columns: self.max_columns,
+            context: 24,
+            slots: 2,
+        }
     }
     fn step(&mut self, columns: &[Column]) -> Result<StepOutput, RuntimeError> {
         let after = self.lengths.check(self, columns)?;

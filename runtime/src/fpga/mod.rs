@@ -34,7 +34,7 @@ use tokenfab_hw::top::{csr, status};
 use tokenfab_isa::instr::Instr;
 use tokenfab_isa::program::{Manifest, Program, Region};
 
-use crate::device::{Column, Device, SlotLengths, StepOutput};
+use crate::device::{Column, Device, Limits, SlotLengths, StepOutput};
 use crate::error::RuntimeError;
 use crate::rtl::{program_region, RtlError};
 
@@ -364,20 +364,8 @@ impl Device for FpgaDevice {
         "fpga".into()
     }
 
-    fn vocab_size(&self) -> usize {
-        self.manifest.model.vocab_size as usize
-    }
-
-    fn max_columns(&self) -> usize {
-        self.manifest.config.max_columns
-    }
-
-    fn context(&self) -> usize {
-        self.manifest.memory.kv.ctx as usize
-    }
-
-    fn slots(&self) -> usize {
-        self.manifest.memory.kv.slots as usize
+    fn limits(&self) -> Limits {
+        Limits::of_program(&self.manifest)
     }
 
     fn step(&mut self, columns: &[Column]) -> Result<StepOutput, RuntimeError> {

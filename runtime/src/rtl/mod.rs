@@ -41,7 +41,7 @@ use tokenfab_isa::program::{Manifest, Program, Region};
 use tokenfab_sim::dram_timing::MemoryStandard;
 use tokenfab_sim::timing::Clocks;
 
-use crate::device::{Column, Device, SlotLengths, StepOutput};
+use crate::device::{Column, Device, Limits, SlotLengths, StepOutput};
 use crate::error::RuntimeError;
 
 pub use compare::{timing_model_cycles, CycleComparison};
@@ -371,20 +371,8 @@ impl Device for RtlDevice {
         "rtl".into()
     }
 
-    fn vocab_size(&self) -> usize {
-        self.manifest.model.vocab_size as usize
-    }
-
-    fn max_columns(&self) -> usize {
-        self.manifest.config.max_columns
-    }
-
-    fn context(&self) -> usize {
-        self.manifest.memory.kv.ctx as usize
-    }
-
-    fn slots(&self) -> usize {
-        self.manifest.memory.kv.slots as usize
+    fn limits(&self) -> Limits {
+        Limits::of_program(&self.manifest)
     }
 
     fn step(&mut self, columns: &[Column]) -> Result<StepOutput, RuntimeError> {

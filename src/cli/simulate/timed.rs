@@ -7,7 +7,7 @@
 
 use tokenfab_isa::instr::Instr;
 use tokenfab_isa::Program;
-use tokenfab_runtime::{Column, Device, RuntimeError, SlotLengths, StepOutput};
+use tokenfab_runtime::{Column, Device, Limits, RuntimeError, SlotLengths, StepOutput};
 use tokenfab_sim::{Machine, Observer, Work};
 
 /// One launch: its columns and the work of every instruction up to `HALT`.
@@ -48,20 +48,8 @@ impl Device for TimedSim {
         "sim".into()
     }
 
-    fn vocab_size(&self) -> usize {
-        self.machine.manifest().model.vocab_size as usize
-    }
-
-    fn max_columns(&self) -> usize {
-        self.machine.config().max_columns
-    }
-
-    fn context(&self) -> usize {
-        self.machine.manifest().memory.kv.ctx as usize
-    }
-
-    fn slots(&self) -> usize {
-        self.machine.manifest().memory.kv.slots as usize
+    fn limits(&self) -> Limits {
+        Limits::of_program(self.machine.manifest())
     }
 
     fn step(&mut self, columns: &[Column]) -> Result<StepOutput, RuntimeError> {
