@@ -65,7 +65,72 @@ fn main() {
     };
     if let Err(err) = result {
         // One line, the whole cause chain, non-zero exit: bad input never panics.
-        eprintln!("error: {err:#}");
+        eprintln!("error: {}", one_line(&err));
         std::process::exit(1);
+    }
+}
+
+/// The cause chain joined by `: `, leaving out a cause whose text the line already holds (an
+/// error that shows its source in its own message, `#[error("{0}")]` over `#[from]`).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    use std::fmt;
+
+    #[derive(Debug)]
+    struct Inner;
+
+    impl fmt::Display for Inner {
+        fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("clock_hz = 0.5: not a whole number")
+        }
+    }
+
+    impl std::error::Error for Inner {}
+
+    /// Shows its source in its own message, as `#[error("{0}")]` over `#[from]` does.
+    #[derive(Debug)]
+    struct Outer(Inner);
+
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_already_in_the_line_is_not_repeated() {
+        let err = anyhow::Error::from(Outer(Inner)).context("estimating the tok/s");
+        assert_eq!(
+            one_line(&err),
+            "estimating the tok/s: clock_hz = 0.5: not a whole number"
+        );
+        let err = anyhow::Error::from(Inner).context("reading x.toml");
+        assert_eq!(
+            one_line(&err),
+            "reading x.toml: clock_hz = 0.5: not a whole number"
+        );
     }
 }
